@@ -1,0 +1,38 @@
+"""nllhint: plain-language hints for PyTorch loss mistakes, from the user's own tensors and code.
+
+``%load_ext nllhint`` in IPython or Jupyter; ``nllhint.explain(exc)`` from Python. Importing this
+package does not import torch.
+"""
+
+from __future__ import annotations
+
+from .explain import explain
+from .finding import Finding
+
+__version__ = "0.1.0"
+__all__ = ["Finding", "explain", "install", "uninstall", "load_ipython_extension", "unload_ipython_extension"]
+
+
+def install() -> None:
+    """Hints for plain ``python script.py``: wrap ``sys.excepthook``, chaining the previous hook."""
+    from .excepthook import install as _install
+
+    _install()
+
+
+def uninstall() -> None:
+    from .excepthook import uninstall as _uninstall
+
+    _uninstall()
+
+
+def load_ipython_extension(ipython) -> None:
+    from .ipython import load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython) -> None:
+    from .ipython import unload
+
+    unload(ipython)

@@ -1,0 +1,36 @@
+"""``nllhint.install()``: the same hints for ``python script.py``, through ``sys.excepthook``."""
+
+from __future__ import annotations
+
+import sys
+
+_previous = None
+
+
+def _hook(etype, value, tb):
+    _previous(etype, value, tb)
+    try:
+        from .explain import explain
+        from .render import render
+
+        findings = explain(value)
+        if findings:
+            color = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+            print("\n" + render(findings, color=color, width=100), file=sys.stderr)
+    except BaseException as exc:
+        print(f"nllhint: could not build a hint ({type(exc).__name__})", file=sys.stderr)
+
+
+def install() -> None:
+    global _previous
+    if sys.excepthook is _hook:
+        return
+    _previous = sys.excepthook
+    sys.excepthook = _hook
+
+
+def uninstall() -> None:
+    global _previous
+    if sys.excepthook is _hook and _previous is not None:
+        sys.excepthook = _previous
+        _previous = None

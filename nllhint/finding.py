@@ -1,0 +1,25 @@
+"""The value every rule produces and every front end (hint, audit, CLI) consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SEVERITIES = ("error", "warning", "info")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One diagnosed mistake. Holds only strings, so keeping it keeps no tensor alive."""
+
+    code: str  # "NLH201": stable, never reused
+    category: str  # a slug from the catalog, e.g. "target-range"
+    severity: str  # "error", "warning" or "info"
+    title: str  # one line naming the mistake
+    message: str  # two to four plain sentences in the user's own expressions
+    fix: str | None = None  # the user's line rewritten, or a short snippet
+    evidence: tuple[str, ...] = field(default=())  # one line per tensor: name, shape, dtype, what it looks like
+    location: str | None = None  # "cell 4, line 3" or "train.py:17"
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {SEVERITIES}, not {self.severity!r}")

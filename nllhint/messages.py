@@ -1,0 +1,154 @@
+"""PyTorch's loss error messages, grouped into families that survive rewording across releases.
+
+Each family is one or more patterns; named groups capture the numbers a rule needs. Rules name the
+families they handle, never raw strings, so a new PyTorch wording means one new pattern here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SHAPE = r"(?:torch\.Size\()?[\[(]?(?P<{0}>[\d, ]*)[\])]?\)?"
+
+FAMILIES: dict[str, tuple[str, ...]] = {
+    # target-range
+    "target-out-of-bounds": (
+        r"Target (?P<value>-?\d+) is out of bounds",
+        r"Target values should be in \[0, (?P<last>\d+)\], but values in range \[(?P<min>-?\d+), (?P<max>-?\d+)\]",
+        r"^target out of range",
+        r"argument #2 'target' is out of range",
+    ),
+    "cuda-assert": (
+        r"device-side assert",
+        r"t >= 0 && t < n_classes",
+        r"CUDA error: an illegal memory access",
+    ),
+    "one-hot-too-large": (r"Class values must be smaller than num_classes",),
+    "one-hot-negative": (r"Class values must be non-negative",),
+    # target-shape / wrong-loss
+    "multi-target": (
+        r"0D or 1D target tensor expected, multi-target not supported",
+        r"multi-target not supported",
+    ),
+    "spatial-target-dim": (
+        r"only batches of spatial targets supported \((?:non-empty )?3D tensors\) but got targets of (?:dimension|size): (?P<dim>[\d\[\], ]+)",
+    ),
+    "prob-target-dtype": (r"Expected floating point type for target with class probabilities, got (?P<dtype>\w+)",),
+    # target-dtype / input-dtype / weight-size
+    "target-dtype": (
+        r"expected target dtype to be Long or Byte, but got (?P<dtype>\w+)",
+        r"Expected object of scalar type Long but got scalar type (?P<dtype>\w+) for argument #2 'target'",
+    ),
+    "scalar-type": (
+        r"expected scalar type (?P<expected>\w+) but found (?P<found>\w+)",
+        r"Expected object of scalar type (?P<expected>\w+) but got scalar type (?P<found>\w+)",
+    ),
+    "found-dtype": (r"Found dtype (?P<found>\w+) but expected (?P<expected>\w+)",),
+    "result-cast": (r"result type (?P<result>\w+) can't be cast to the desired output type (?P<output>\w+)",),
+    "not-implemented-dtype": (
+        r"\"(?P<kernel>\w+)\" not implemented for '(?P<dtype>\w+)'",
+        r"(?P<kernel>\w+) not implemented for '(?P<dtype>\w+)'",
+    ),
+    "integral-input": (r"(?P<loss>\w+): (?P<what>Integral|Complex) inputs not supported",),
+    # batch-mismatch / class-dim / shape-mismatch
+    "batch-size": (
+        r"Expected input batch_size \((?P<n_input>\d+)\) to match target batch_size \((?P<n_target>\d+)\)",
+        r"Expected input batch size (?P<n_input>\d+) to match target batch size (?P<n_target>\d+)",
+        r"Input and target should have the same size in the batch dimension",
+    ),
+    "target-size": (r"Expected target size (?P<expected>\[[\d, ]*\]|\([\d, ]*\)), got (?P<got>.+)$",),
+    "spatial-size": (
+        r"size mismatch \(got input: (?P<input>\[[\d, ]*\]) ?, target: (?P<target>\[[\d, ]*\])",
+    ),
+    "bce-size": (
+        r"Target size \((?P<target>.+?)\) must be the same as input size \((?P<input>.+?)\)$",
+        r"Using a target size \((?P<target>.+?)\) that is different to the input size \((?P<input>.+?)\) is deprecated",
+    ),
+    "broadcast": (
+        r"The size of tensor a \((?P<a>\d+)\) must match the size of tensor b \((?P<b>\d+)\) at non-singleton dimension (?P<dim>\d+)",
+        r"Attempting to broadcast a dimension of length (?P<a>\d+)",
+        r"inconsistent target size",
+        r"var is of incorrect size",
+    ),
+    "weight-classes": (
+        r"weight tensor should be defined either for all (?P<classes>\d+) classes or no classes but got weight tensor of shape: \[(?P<shape>[\d, ]*)\]",
+        r"weight tensor should be defined either for all or no classes",
+        r"inconsistent weight size, expected (?P<classes>\d+) but got \[(?P<shape>[\d, ]*)\]",
+        r"expected weight shape to be",
+    ),
+    # bce-range
+    "bce-input-range": (r"all elements of input should be between 0 and 1",),
+    "bce-target-range": (r"all elements of target should be between 0 and 1",),
+    # device-mismatch
+    "device": (
+        r"Expected all tensors to be on the same device, but found at least two devices, (?P<a>[\w:]+) and (?P<b>[\w:]+)",
+        r"Tensor on device (?P<a>[\w:]+) is not on the expected device (?P<b>[\w:]+)",
+        r"Expected object of device type (?P<a>\w+) but got device type (?P<b>\w+)",
+        r"Expected all tensors to be on the same device",
+    ),
+    # backward
+    "backward-nonscalar": (r"grad can be implicitly created only for scalar outputs",),
+    "no-grad": (r"element (?P<index>\d+) of tensors does not require grad and does not have a grad_fn",),
+    "anomaly-nan": (r"Function '(?P<function>\w+)' returned nan values in its (?P<index>\d+)\w* output",),
+    # bad-option
+    "reduction": (
+        r"^(?P<value>\S+) is not a valid value for reduction",
+        r"^(?P<value>\S+) is not valid$",
+        r"Invalid reduction mode: (?P<value>\S+?)\.",
+    ),
+    "label-smoothing": (r"label_smoothing must be between 0\.0 and 1\.0\. Got: (?P<value>\S+)",
+                        r"expected label_smoothing to be in range \[0, 1\], got (?P<value>\S+)"),
+    "hyperparameter": (
+        r"(?P<what>smooth_l1_loss) does not support negative values for beta",
+        r"(?P<what>huber_loss) does not support non-positive values for delta",
+        r"(?P<what>margin) must be greater than 0, got (?P<value>\S+)",
+        r"expected (?P<what>margin) to be greater than 0",
+        r"only (?P<what>p) == 1 and p == 2 supported",
+        r"(?P<what>var) has negative entry",
+        r"(?P<what>blank) must be in label range",
+    ),
+    # ctc-format
+    "ctc-lengths": (
+        r"(?P<which>input_lengths|target_lengths) must be of size batch_size",
+        r"Expected (?P<which>input_lengths) to have value at most (?P<limit>\d+), but got value (?P<value>-?\d+)",
+        r"Expected (?P<which>input_lengths|target_lengths) to have value at least 0, but got value (?P<value>-?\d+)",
+        r"Expected tensor to have size at least (?P<needed>\d+) at dimension 1, but got size (?P<got>\d+) for argument #2 'targets'",
+        r"Expected tensor to have size (?P<needed>\d+) at dimension 0, but got size (?P<got>\d+) for argument #2 'targets'",
+        r"(?P<which>input_lengths|target_lengths) must be integral",
+        r"Expected 3-dimensional tensor, but got (?P<dim>\d+)-dimensional tensor for argument #1 'log_probs'",
+    ),
+    # empty-input
+    "empty": (
+        r"log_probs tensor must not be empty",
+        r"Expected non-empty vector or matrix",
+        r"cannot reshape tensor of 0 elements",
+    ),
+}
+
+_COMPILED = {name: tuple(re.compile(p, re.MULTILINE) for p in pats) for name, pats in FAMILIES.items()}
+
+
+@dataclass(frozen=True)
+class MessageMatch:
+    family: str
+    groups: dict
+
+
+def classify(message: str) -> list[MessageMatch]:
+    """Every family whose pattern matches ``message``, in table order."""
+    found = []
+    for family, patterns in _COMPILED.items():
+        for pattern in patterns:
+            m = pattern.search(message)
+            if m:
+                groups = {k: v for k, v in m.groupdict().items() if v is not None}
+                found.append(MessageMatch(family, groups))
+                break
+    return found
+
+
+def parse_shape(text: str) -> tuple[int, ...] | None:
+    """``'[2, 5]'``, ``'torch.Size([16, 1])'`` or ``'(2, 5)'`` -> ``(2, 5)``."""
+    digits = re.findall(r"\d+", text.replace("torch.Size", ""))
+    return tuple(int(d) for d in digits) if re.search(r"[\[(]", text) or digits else None

@@ -1,0 +1,297 @@
+"""Bounded, side-effect-free summaries of tensors: what a tensor *looks like*.
+
+Every read here is capped: statistics use the whole tensor only up to ``EXACT_LIMIT`` elements and a
+fixed strided sample beyond, and row tests look at a fixed number of rows. So a summary costs the same
+on a 10-element and a 10^9-element tensor. Nothing here draws random numbers (global RNG untouched),
+builds autograd graph (``torch.no_grad``), dispatches to tensor subclasses' ``__torch_function__``
+(user code), or keeps a reference to the tensor: the result holds only Python scalars and strings.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+EXACT_LIMIT = 1 << 20  # min/max/NaN over the whole tensor up to this many elements
+SAMPLE_SIZE = 1 << 14  # strided sample beyond that
+DISTINCT_SAMPLE = 4096  # distinct values are counted on at most this many elements
+MAX_ROWS = 64  # rows checked for "sums to one" along the class dimension
+MAX_ROW_ELEMENTS = 1 << 18  # and at most this many elements in those rows together
+ATOL = 1e-3
+
+# What produced a tensor, read from its grad_fn name (no value is read).
+PRODUCERS = {
+    "SoftmaxBackward0": "softmax",
+    "LogSoftmaxBackward0": "log_softmax",
+    "SigmoidBackward0": "sigmoid",
+    "LogBackward0": "log",
+    "LogSigmoidBackward0": "logsigmoid",
+    "AddmmBackward0": "a Linear layer",
+    "MmBackward0": "a matrix product",
+    "UnsafeViewBackward0": "a Linear layer",
+    "ConvolutionBackward0": "a convolution",
+    "TanhBackward0": "tanh",
+    "ReluBackward0": "relu",
+    "ArgmaxBackward0": "argmax",
+}
+
+SHORT_DTYPES = {
+    "float32": "f32", "float64": "f64", "float16": "f16", "bfloat16": "bf16",
+    "int64": "i64", "int32": "i32", "int16": "i16", "int8": "i8", "uint8": "u8", "bool": "bool",
+    "complex64": "c64", "complex128": "c128",
+}
+
+
+@dataclass(frozen=True)
+class TensorFacts:
+    """What nllhint knows about one tensor. Plain data: shapes, names and a few numbers."""
+
+    shape: tuple[int, ...]
+    dtype: str  # "float32", "int64", ...
+    device: str  # "cpu", "cuda:0", "meta"
+    requires_grad: bool = False
+    grad_fn: str | None = None  # "SoftmaxBackward0"
+    producer: str | None = None  # "softmax", "log(softmax)", "a Linear layer"
+    values: bool = False  # were values read at all
+    why_no_values: str | None = None  # "meta tensor", "CUDA context unusable after a device-side assert"
+    sampled: bool = False  # statistics come from a strided sample
+    min: float | None = None
+    max: float | None = None
+    has_nan: bool = False
+    has_inf: bool = False
+    whole: bool = False  # every (sampled) value is a whole number
+    distinct: tuple[float, ...] | None = None  # sorted distinct values, when there are at most 16
+    rows_simplex: bool = False  # slices along the class dim are >= 0 and sum to 1 (probabilities/one-hot)
+    rows_log_simplex: bool = False  # slices along the class dim have logsumexp 0 (log-probabilities)
+    rows_max_sum: float | None = None  # largest row sum along the class dim (multi-hot detection)
+    class_dim: int | None = None
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def is_float(self) -> bool:
+        return self.dtype.startswith(("float", "bfloat"))
+
+    @property
+    def is_int(self) -> bool:
+        return self.dtype.startswith(("int", "uint")) or self.dtype == "bool"
+
+    @property
+    def binary(self) -> bool:
+        """Every (sampled) value is 0 or 1."""
+        return self.distinct is not None and set(self.distinct) <= {0.0, 1.0}
+
+    @property
+    def in_unit_interval(self) -> bool:
+        return self.min is not None and self.min >= 0.0 and self.max <= 1.0
+
+    @property
+    def kind(self) -> str:
+        """What the values look like, in the words a user would use."""
+        if not self.values:
+            return "values unavailable"
+        if self.numel == 0:
+            return "empty"
+        if self.dtype == "bool":
+            return "booleans"
+        if self.has_nan or (self.min is None):
+            return "contains NaN"
+        if self.ndim >= 2 and self.binary and self.rows_simplex:
+            return "one-hot rows"
+        if self.ndim >= 2 and self.binary and (self.rows_max_sum or 0) > 1:
+            return "multi-hot rows"
+        if self.is_int:
+            return "class indices"
+        if self.producer in ("softmax", "log_softmax", "sigmoid", "log(softmax)", "logsigmoid"):
+            return _PRODUCER_KIND[self.producer]
+        if self.ndim >= 1 and self.rows_simplex and not self.whole:
+            return "probabilities"
+        if self.ndim >= 1 and self.rows_log_simplex:
+            return "log-probabilities"
+        if self.whole:
+            return "whole-number floats"
+        if self.in_unit_interval:
+            return "values in [0, 1]"
+        return "logits" if self.ndim >= 2 else "real values"
+
+    def summary(self) -> str:
+        """One line, lovely-tensors style: ``float32[64, 10] logits in [-3.1, 2.9]``."""
+        parts = [f"{self.dtype}[{', '.join(map(str, self.shape))}]"]
+        if self.device != "cpu":
+            parts.append(f"on {self.device}")
+        parts.append(self.kind if self.values else f"values unavailable ({self.why_no_values})")
+        if self.values and self.min is not None and self.numel:
+            if self.distinct is not None and len(self.distinct) <= 6:
+                parts.append("values {" + ", ".join(_num(v) for v in self.distinct) + "}")
+            else:
+                parts.append(f"in [{_num(self.min)}, {_num(self.max)}]")
+        flags = [name for name, on in (("NaN!", self.has_nan), ("Inf!", self.has_inf)) if on]
+        parts.extend(flags)
+        if self.producer and self.producer not in parts[1]:
+            parts.append(f"from {self.producer}")
+        if self.sampled:
+            parts.append("(sampled)")
+        return " ".join(parts)
+
+
+_PRODUCER_KIND = {
+    "softmax": "probabilities",
+    "sigmoid": "probabilities",
+    "log_softmax": "log-probabilities",
+    "log(softmax)": "log-probabilities",
+    "logsigmoid": "log-probabilities",
+}
+
+
+def _num(v: float) -> str:
+    if v is None:
+        return "?"
+    if math.isfinite(v) and v == int(v) and abs(v) < 1e15:
+        return str(int(v))
+    return f"{v:.3g}"
+
+
+def producer_of(grad_fn) -> str | None:
+    """Name what made a tensor from its autograd node, looking one step further for log(softmax)."""
+    if grad_fn is None:
+        return None
+    name = type(grad_fn).__name__
+    found = PRODUCERS.get(name)
+    if found == "log":
+        parents = [type(fn).__name__ for fn, _ in getattr(grad_fn, "next_functions", ()) if fn is not None]
+        if "SoftmaxBackward0" in parents:
+            return "log(softmax)"
+        if "SigmoidBackward0" in parents:
+            return "log(sigmoid)"
+    return found
+
+
+def describe(tensor, *, read_values: bool = True, class_dim: int | None = None) -> TensorFacts:
+    """Summarise ``tensor``. Never raises: anything unexpected yields metadata only."""
+    import torch
+
+    try:
+        meta = _metadata(tensor)
+    except Exception:  # a tensor-like object we cannot even measure
+        return TensorFacts(shape=(), dtype="?", device="?", why_no_values="not a plain tensor")
+    reason = None if read_values else "values not read (CUDA context unusable after a device-side assert)"
+    reason = reason or _unreadable(tensor)
+    if reason:
+        return TensorFacts(**meta, why_no_values=reason)
+    if class_dim is None:
+        class_dim = 1 if tensor.dim() >= 2 else 0
+    try:
+        with torch.no_grad(), torch._C.DisableTorchFunctionSubclass():
+            stats = _value_stats(tensor.detach(), class_dim)
+    except Exception as exc:  # values we cannot read (exotic layouts, lazy tensors): metadata only
+        return TensorFacts(**meta, why_no_values=f"could not read values: {type(exc).__name__}")
+    return TensorFacts(**meta, **stats)
+
+
+def _metadata(tensor) -> dict:
+    grad_fn = tensor.grad_fn
+    return dict(
+        shape=tuple(int(s) for s in tensor.shape),
+        dtype=str(tensor.dtype).removeprefix("torch."),
+        device=str(tensor.device),
+        requires_grad=bool(tensor.requires_grad),
+        grad_fn=type(grad_fn).__name__ if grad_fn is not None else None,
+        producer=producer_of(grad_fn),
+    )
+
+
+def _unreadable(tensor) -> str | None:
+    if tensor.device.type == "meta":
+        return "meta tensor"
+    import torch
+
+    if tensor.layout != torch.strided or tensor.is_quantized:
+        return f"{str(tensor.layout).removeprefix('torch.')} layout"
+    name = type(tensor).__name__
+    if name in ("FakeTensor", "FunctionalTensor") or "Proxy" in name:
+        return "traced tensor"
+    if tensor.is_complex():
+        return "complex values"
+    return None
+
+
+def _value_stats(t, class_dim: int) -> dict:
+    import torch
+
+    numel = t.numel()
+    out: dict = {"values": True, "class_dim": class_dim if t.dim() else None}
+    if numel == 0:
+        return out
+    flat, sampled = _flat_sample(t, EXACT_LIMIT if numel <= EXACT_LIMIT else SAMPLE_SIZE)
+    out["sampled"] = sampled
+    if t.dtype == torch.bool:
+        flat = flat.to(torch.uint8)
+    elif flat.is_floating_point() and flat.dtype != torch.float64:
+        flat = flat.float()
+    if flat.is_floating_point():
+        nan = torch.isnan(flat)
+        inf = torch.isinf(flat)
+        out["has_nan"] = bool(nan.any())
+        out["has_inf"] = bool(inf.any())
+        finite = flat[~(nan | inf)] if (out["has_nan"] or out["has_inf"]) else flat
+    else:
+        finite = flat
+    if finite.numel():
+        lo, hi = torch.aminmax(finite)
+        out["min"], out["max"] = float(lo), float(hi)
+        few = finite if finite.numel() <= DISTINCT_SAMPLE else _flat_sample(finite, DISTINCT_SAMPLE)[0]
+        out["whole"] = bool((few == few.round()).all()) if few.is_floating_point() else True
+        distinct = torch.unique(few)
+        if distinct.numel() <= 16:
+            out["distinct"] = tuple(float(v) for v in distinct)
+    if t.dim() >= 1:
+        out.update(_row_stats(t, class_dim))
+    return out
+
+
+def _flat_sample(t, limit: int):
+    """The tensor's values as a 1-D tensor: all of them up to ``limit``, else ``limit`` evenly spaced ones."""
+    import torch
+
+    numel = t.numel()
+    if numel <= limit:
+        return (t.reshape(-1), False)
+    positions = torch.linspace(0, numel - 1, limit, device=t.device).long()
+    index = torch.unravel_index(positions, t.shape)
+    return (t[index], True)
+
+
+def _row_stats(t, class_dim: int) -> dict:
+    """Do slices along the class dimension look like probability rows or log-probability rows?"""
+    import torch
+
+    if t.dim() == 0 or not -t.dim() <= class_dim < t.dim():
+        return {}
+    moved = t.movedim(class_dim, -1)
+    width = moved.shape[-1]
+    if width == 0:
+        return {}
+    n_rows = moved.numel() // width
+    take = max(1, min(n_rows, MAX_ROWS, MAX_ROW_ELEMENTS // width))
+    if moved.dim() == 1:
+        rows = moved.unsqueeze(0)
+    else:
+        positions = torch.linspace(0, n_rows - 1, take, device=t.device).long()
+        rows = moved[torch.unravel_index(positions, moved.shape[:-1])]
+    rows = rows.double()
+    if not torch.isfinite(rows).all():
+        finite_rows = torch.isfinite(rows).all(dim=-1)
+        rows = rows[finite_rows]
+        if rows.numel() == 0:
+            return {}
+    sums = rows.sum(dim=-1)
+    simplex = bool((rows >= -ATOL).all() and (sums - 1).abs().max() <= ATOL * max(1, width / 100))
+    log_simplex = bool((rows <= ATOL).all() and (torch.logsumexp(rows, dim=-1).abs().max() <= 1e-2))
+    return {"rows_simplex": simplex and width > 1, "rows_log_simplex": log_simplex and width > 1,
+            "rows_max_sum": float(sums.max())}

@@ -1,0 +1,255 @@
+"""Rules for ``target-range``: a class index outside ``[0, C)``.
+
+The message only says one value is out of bounds; the variants differ in why, and the target's range,
+its distinct values and C tell them apart: 1-based labels, a padding value, a last layer with too few
+outputs, labels from another encoding, and the CUDA form where no value may be read.
+"""
+
+from __future__ import annotations
+
+from ..context import CLASS_INDEX_LOSSES
+from ..probe import _num
+from .base import Example, Hint, rule
+
+FAMILIES = ("target-out-of-bounds",)
+PADDING_VALUES = (-1, 255, -100)
+
+
+def _range(ctx):
+    """(target facts, C, lowest, highest) when the data for a range diagnosis is there."""
+    target = ctx.target
+    classes = ctx.num_classes
+    if target is None or classes is None or not target.values or target.min is None:
+        return None
+    if ctx.loss is not None and ctx.loss not in CLASS_INDEX_LOSSES:
+        return None
+    return target, classes, int(target.min), int(target.max)
+
+
+@rule("NLH101", "target-range", "labels are 1-based (1..C) but classes are numbered from 0",
+      families=FAMILIES,
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "criterion = nn.CrossEntropyLoss()\n"
+          "outputs = torch.randn(8, 5, requires_grad=True)\n"
+          "labels = torch.tensor([1, 2, 3, 4, 5, 1, 2, 3])\n"
+          "loss = criterion(outputs, labels)",
+          expect=("labels - 1", "1..5", "0..4")),))
+def one_based_labels(ctx) -> Hint | None:
+    """Class labels numbered 1..C (as in many datasets and in R/MATLAB) instead of 0..C-1."""
+    found = _range(ctx)
+    if not found:
+        return None
+    target, classes, lo, hi = found
+    if not (lo >= 1 and hi == classes):
+        return None
+    name = ctx.code("target")
+    return Hint(
+        title=f"labels are 1-based: {name} runs {lo}..{hi}, but {ctx.loss_label} expects 0..{classes - 1}",
+        message=(f"{ctx.code('input')} has {classes} classes along dim 1, so valid labels are "
+                 f"0..{classes - 1}. {name} never contains 0 and reaches {hi}, which is what labels "
+                 f"numbered from 1 look like. Shift them down by one."),
+        fix=ctx.fix({"target": ctx.with_method("target", "") + " - 1"}) or f"{ctx.name('target')} = {ctx.name('target')} - 1",
+    )
+
+
+@rule("NLH102", "target-range", "a padding label (-1, 255) without ignore_index",
+      families=FAMILIES,
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "criterion = nn.CrossEntropyLoss()\n"
+          "logits = torch.randn(2, 4, 8, 8)\n"
+          "mask = torch.randint(0, 4, (2, 8, 8))\n"
+          "mask[:, :2] = 255\n"
+          "loss = criterion(logits, mask)",
+          expect=("ignore_index=255", "mask")),))
+def padding_label(ctx) -> Hint | None:
+    """Padding or "void" pixels marked with -1 or 255 reach the loss, which treats them as classes."""
+    found = _range(ctx)
+    if not found:
+        return None
+    target, classes, lo, hi = found
+    outside = [v for v in (target.distinct or (lo, hi)) if not 0 <= v < classes]
+    pads = {int(v) for v in outside}
+    if len(pads) != 1 or not pads <= set(PADDING_VALUES):
+        return None
+    pad = pads.pop()
+    inside = [v for v in (target.distinct or ()) if 0 <= v < classes]
+    if target.distinct is not None and not inside:
+        return None
+    ignore = ctx.option("ignore_index")
+    if ctx.module:
+        fix = f"criterion = nn.{ctx.module}(ignore_index={pad})   # then: {ctx.call.statement if ctx.call else 'the same call'}"
+    else:
+        fix = ctx.fix(add={"ignore_index": str(pad)})
+    return Hint(
+        title=f"{ctx.code('target')} uses {pad} as a padding label, but the loss treats it as a class",
+        message=(f"Apart from {pad}, the labels lie in 0..{classes - 1} for the {classes} classes of "
+                 f"{ctx.code('input')}. {pad} is the usual marker for padding or unlabeled pixels; "
+                 f"the loss only skips it when told to with ignore_index (now {ignore})."),
+        fix=fix,
+    )
+
+
+@rule("NLH103", "target-range", "the model's last layer has fewer outputs than there are classes",
+      families=FAMILIES,
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 10))\n"
+          "x = torch.randn(32, 20)\n"
+          "y = torch.arange(32) % 12\n"
+          "loss = nn.CrossEntropyLoss()(model(x), y)",
+          expect=("out_features", "12")),))
+def too_few_outputs(ctx) -> Hint | None:
+    """Labels span 0..K-1 with K > C: the output layer was built for fewer classes than the data has."""
+    found = _range(ctx)
+    if not found:
+        return None
+    target, classes, lo, hi = found
+    if lo < 0 or hi < classes or hi >= 4 * classes + 10:
+        return None
+    needed = hi + 1
+    layers = ctx.output_layers(classes)
+    where = f" ({layers[0]} has out_features={classes})" if layers else ""
+    return Hint(
+        title=f"the model predicts {classes} classes, but {ctx.code('target')} has labels up to {hi}",
+        message=(f"{ctx.code('input')} has {classes} columns, one per class{where}, while the labels "
+                 f"run {lo}..{hi}: the data has at least {needed} classes. Build the last layer with "
+                 f"{needed} outputs (or set num_classes={needed})."),
+        fix=(f"{layers[0]} = nn.Linear({layers[0]}.in_features, {needed})" if layers
+             else f"# last layer: nn.Linear(in_features, {needed})"),
+    )
+
+
+@rule("NLH104", "target-range", "labels are raw ids or values, not class indices",
+      families=FAMILIES,
+      examples=(Example(
+          "import torch, torch.nn.functional as F\n"
+          "scores = torch.randn(4, 3)\n"
+          "years = torch.tensor([1999, 2004, 2010, 1999])\n"
+          "loss = F.cross_entropy(scores, years)",
+          expect=("torch.unique", "years")),))
+def foreign_labels(ctx) -> Hint | None:
+    """Labels far above C: ids, years or counts used directly as class indices."""
+    found = _range(ctx)
+    if not found:
+        return None
+    target, classes, lo, hi = found
+    if lo < 0 or hi < 4 * classes + 10:
+        return None
+    name = ctx.name("target")
+    return Hint(
+        title=f"{ctx.code('target')} holds values up to {hi}, far beyond the {classes} classes",
+        message=(f"Class-index targets must be 0..{classes - 1}, but {ctx.code('target')} runs "
+                 f"{lo}..{hi}: these look like raw ids or values, not class numbers. Map each distinct "
+                 f"value to an index first (and size the model's output to the number of classes)."),
+        fix=f"classes, {name}_idx = torch.unique({name}, return_inverse=True)   # then use {name}_idx",
+    )
+
+
+@rule("NLH105", "target-range", "a class index outside 0..C-1",
+      families=FAMILIES,
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "out = torch.randn(6, 3).log_softmax(dim=1)\n"
+          "target = torch.tensor([0, 1, 2, -3, 1, 0])\n"
+          "loss = nn.NLLLoss()(out, target)",
+          expect=("-3", "0..2")),))
+def out_of_range(ctx) -> Hint | None:
+    """Any other label outside the valid range; states the range, C and the offending values."""
+    found = _range(ctx)
+    if not found:
+        return None
+    target, classes, lo, hi = found
+    bad = [_num(v) for v in (target.distinct or (lo, hi)) if not 0 <= v < classes]
+    if not bad:
+        return None
+    return Hint(
+        title=f"{ctx.code('target')} has labels outside 0..{classes - 1}: {', '.join(bad[:5])}",
+        message=(f"{ctx.code('input')} has {classes} classes, so every label must be in 0..{classes - 1}; "
+                 f"{ctx.code('target')} runs {lo}..{hi}. Check how the labels are encoded, or drop "
+                 f"those samples."),
+        fix=(f"keep = ({ctx.name('target')} >= 0) & ({ctx.name('target')} < {classes})"),
+    )
+
+
+@rule("NLH106", "target-range", "a CUDA device-side assert, most often a label outside 0..C-1",
+      families=("cuda-assert",), severity="warning")
+def cuda_assert(ctx) -> Hint | None:
+    """On CUDA an out-of-range label is a device-side assert, often reported at a later line.
+
+    After it the CUDA context is unusable, so this hint is built from metadata only.
+    """
+    if ctx.via not in ("loss", "none") or (ctx.via == "none" and not ctx.tensors):
+        return None
+    classes = ctx.num_classes
+    if ctx.via == "loss" and ctx.loss not in CLASS_INDEX_LOSSES:
+        return None
+    target = ctx.name("target", "labels")
+    bound = f"0..{classes - 1} (C = {classes})" if classes else "0..C-1"
+    return Hint(
+        title=f"CUDA device-side assert after {ctx.loss_label}: most likely a label outside {bound}",
+        message=(f"The CUDA kernel of {ctx.loss_label} asserts that every class index is in {bound}; "
+                 "CUDA reports it asynchronously, so the line in the traceback may be a later one. "
+                 "Values cannot be read any more (the CUDA context is broken until the kernel restarts). "
+                 "Restart, then check the labels on the CPU, where the same mistake raises a clear error."),
+        fix=(f"print({target}.min().item(), {target}.max().item())   # after a restart, before the loss; "
+             "or run once with CUDA_LAUNCH_BLOCKING=1 / on the CPU"),
+    )
+
+
+@rule("NLH107", "target-range", "F.one_hot: a class value >= num_classes",
+      families=("one-hot-too-large",),
+      examples=(Example(
+          "import torch, torch.nn.functional as F\n"
+          "labels = torch.tensor([1, 2, 3, 3])\n"
+          "onehot = F.one_hot(labels, num_classes=3)",
+          expect=("labels - 1",)),))
+def one_hot_too_large(ctx) -> Hint | None:
+    """``F.one_hot`` with labels that reach num_classes: 1-based labels, or num_classes too small."""
+    facts = ctx.t("tensor")
+    classes = ctx.option("num_classes")
+    if facts is None or not facts.values or facts.max is None or not isinstance(classes, int) or classes < 1:
+        return None
+    lo, hi = int(facts.min), int(facts.max)
+    name = ctx.code("tensor")
+    if lo >= 1 and hi == classes:
+        return Hint(
+            title=f"{name} is 1-based ({lo}..{hi}), but one_hot numbers classes 0..{classes - 1}",
+            message=(f"With num_classes={classes} the valid values are 0..{classes - 1}; {name} never "
+                     f"contains 0 and reaches {hi}, which is what labels numbered from 1 look like."),
+            fix=ctx.fix({"tensor": ctx.with_method("tensor", "") + " - 1"}),
+        )
+    return Hint(
+        title=f"{name} has values up to {hi}, but num_classes={classes}",
+        message=(f"F.one_hot needs every value below num_classes; {name} runs {lo}..{hi}, so there are "
+                 f"at least {hi + 1} classes."),
+        fix=ctx.fix({"num_classes": str(hi + 1)}) or ctx.fix(add={"num_classes": str(hi + 1)}),
+    )
+
+
+@rule("NLH108", "target-range", "F.one_hot: negative class values (padding)",
+      families=("one-hot-negative",),
+      examples=(Example(
+          "import torch, torch.nn.functional as F\n"
+          "tags = torch.tensor([0, 2, -1, -1])\n"
+          "onehot = F.one_hot(tags, num_classes=3)",
+          expect=("tags.clamp(min=0)",)),))
+def one_hot_negative(ctx) -> Hint | None:
+    """Negative values (usually -1 padding) passed to ``F.one_hot``."""
+    facts = ctx.t("tensor")
+    if facts is None or not facts.values or facts.min is None or facts.min >= 0:
+        return None
+    name = ctx.name("tensor")
+    fixed = ctx.fix({"tensor": ctx.with_method("tensor", ".clamp(min=0)")})
+    return Hint(
+        title=f"`{name}` has negative values ({_num(facts.min)}), which F.one_hot cannot encode",
+        message=(f"`{name}` runs {_num(facts.min)}..{_num(facts.max)}. Negative labels usually mark "
+                 "padding; encode the valid ones and zero the padded rows."),
+        fix=(f"{fixed} * ({name} >= 0).unsqueeze(-1)" if fixed and "=" not in fixed.split("F.one_hot")[0][-3:]
+             else fixed),
+    )
+
+
+RULES = [one_based_labels, padding_label, too_few_outputs, foreign_labels, out_of_range, cuda_assert,
+         one_hot_too_large, one_hot_negative]

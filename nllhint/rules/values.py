@@ -1,0 +1,7 @@
+"""Rules: values."""
+
+from __future__ import annotations
+
+from .base import Example, Hint, rule
+
+RULES = []
