@@ -12,6 +12,7 @@ import inspect
 import os
 import re
 import sys
+import textwrap
 from dataclasses import dataclass, field
 
 from .messages import MessageMatch, classify
@@ -60,6 +61,7 @@ class LossContext:
     location: str | None = None
     values_readable: bool = True
     grad_enabled: bool | None = None
+    graph: tuple[str, ...] = ()  # backward errors: the first autograd node names from the loss, breadth-first
     _user_frame: object = field(default=None, repr=False)
 
     # --- message -------------------------------------------------------------------------------------
@@ -174,6 +176,43 @@ class LossContext:
                 return found[-1:]
         return found
 
+    def data_loaders(self) -> list[tuple[str, int, int | None, bool]]:
+        """DataLoaders visible where the loss was called: ``(name, batch_size, len(dataset), drop_last)``.
+
+        The dataset length is read only from torch/torchvision datasets (a user ``__len__`` is never run).
+        """
+        frame = self._user_frame
+        if frame is None:
+            return []
+        from torch.utils.data import DataLoader
+
+        found = []
+        for var, value in list(frame.f_locals.items()) + list(frame.f_globals.items())[:500]:
+            if not isinstance(value, DataLoader) or var.startswith("_") or not isinstance(value.batch_size, int):
+                continue
+            dataset = value.__dict__.get("dataset")
+            size = None
+            if type(dataset).__module__.startswith(("torch.", "torchvision.")):
+                try:
+                    size = len(dataset)
+                except Exception:
+                    size = None
+            found.append((var, value.batch_size, size, bool(value.drop_last)))
+        return found
+
+    def lookup(self, name: str):
+        """The value bound to a plain ``name`` where the loss was called (locals, then globals), or None.
+
+        Reads the frame's dictionaries only: no code runs, no attribute is evaluated.
+        """
+        frame = self._user_frame
+        if frame is None or not isinstance(name, str):
+            return None
+        for scope in (frame.f_locals, frame.f_globals):
+            if name in scope:
+                return scope[name]
+        return None
+
     def user_source(self) -> tuple[str, int] | None:
         """The source of the user's function (or cell) that called the loss, with its first line number."""
         frame = self._user_frame
@@ -193,10 +232,15 @@ class LossContext:
         self._user_frame = None
 
 
+def _int_sequence(value, limit: int = 1 << 16) -> bool:
+    return (isinstance(value, (list, tuple)) and 0 < len(value) <= limit
+            and all(type(v) is int for v in value))
+
+
 def _flattening_views(cls) -> list[tuple[str, str]]:
     try:
         src, start = inspect.getsourcelines(cls.forward)
-        tree = ast.parse(inspect.cleandoc("".join(src)) if src[0].startswith((" ", "\t")) else "".join(src))
+        tree = ast.parse(textwrap.dedent("".join(src)))
     except (OSError, TypeError, SyntaxError):
         return []
     text = "".join(src)
@@ -239,8 +283,17 @@ def location_of(filename: str, lineno: int) -> str:
     if m:
         return f"cell [{m.group(1)}], line {lineno}"
     if re.search(r"ipykernel_\d+[/\\]", filename):
-        return f"cell, line {lineno}"
+        number = _cell_number(filename)
+        return f"cell [{number}], line {lineno}" if number else f"cell, line {lineno}"
     return f"{os.path.basename(filename)}:{lineno}"
+
+
+def _cell_number(filename: str) -> int | None:
+    """The execution count IPython's compiler recorded for a kernel cell's file name."""
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    mapping = getattr(getattr(shell, "compile", None), "_filename_map", None)
+    number = mapping.get(filename) if isinstance(mapping, dict) else None
+    return number if isinstance(number, int) else None
 
 
 def from_exception(exc: BaseException) -> LossContext | None:
@@ -336,6 +389,8 @@ def _read_loss_frame(ctx: LossContext, entries, loss_i: int, in_torch) -> None:
             ctx.tensors[key] = describe(value, read_values=ctx.values_readable, class_dim=class_dim)
         elif key in OPTION_NAMES and isinstance(value, (int, float, str, bool, type(None))):
             ctx.options[key] = value
+        elif key.endswith("_lengths") and _int_sequence(value):  # CTC lengths given as a list of ints
+            ctx.tensors[key] = describe(torch.tensor(value, dtype=torch.long))
     ctx.grad_enabled = torch.is_grad_enabled()
     user_i = _user_index(entries, loss_i, in_torch)
     if user_i is None:
@@ -368,6 +423,19 @@ def _read_user_call(ctx: LossContext, entries, user_i: int, loss_params: list[st
     ctx.call = user_call(node, source, frame.f_code.co_filename, params)
 
 
+def _graph_names(grad_fn, limit: int = 12) -> tuple[str, ...]:
+    """Names of the first ``limit`` autograd nodes from ``grad_fn``, breadth-first (metadata only)."""
+    names, queue, seen = [], [grad_fn], set()
+    while queue and len(names) < limit:
+        node = queue.pop(0)
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        names.append(type(node).__name__)
+        queue.extend(fn for fn, _ in getattr(node, "next_functions", ()))
+    return tuple(names)
+
+
 def _read_backward_frame(ctx: LossContext, entries, back_i: int, in_torch) -> None:
     import torch
 
@@ -375,7 +443,9 @@ def _read_backward_frame(ctx: LossContext, entries, back_i: int, in_torch) -> No
     if isinstance(tensor, torch.Tensor):
         facts = describe(tensor, read_values=ctx.values_readable)
         ctx.tensors["loss"] = facts
-        ctx.loss = BACKWARD_LOSS_NODES.get(facts.grad_fn or "")
+        ctx.graph = _graph_names(tensor.grad_fn)
+        ctx.loss = next((BACKWARD_LOSS_NODES[n] for n in ctx.graph if n in BACKWARD_LOSS_NODES), None)
+    ctx.grad_enabled = torch.is_grad_enabled()  # read after the cell's own `with` blocks have exited
     user_i = _user_index(entries, back_i, in_torch)
     if user_i is None:
         return
@@ -449,8 +519,13 @@ def _read_cuda_failure(ctx: LossContext, entries, in_torch) -> None:
     frame = tb.tb_frame
     ctx._user_frame = frame
     ctx.location = location_of(frame.f_code.co_filename, tb.tb_lineno)
+    used = set(frame.f_code.co_names) | set(frame.f_code.co_varnames)  # names this cell/function uses
+    if frame.f_code.co_name == "<module>":  # IPython compiles a cell statement by statement
+        import linecache
+
+        used |= set(re.findall(r"[A-Za-z_]\w*", "".join(linecache.getlines(frame.f_code.co_filename))))
     for key, value in frame.f_locals.items():
-        if isinstance(value, torch.Tensor) and value.grad_fn is not None:
+        if key in used and isinstance(value, torch.Tensor) and value.grad_fn is not None:
             loss = BACKWARD_LOSS_NODES.get(type(value.grad_fn).__name__)
             if loss:
                 ctx.loss = ctx.loss or loss

@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-EXACT_LIMIT = 1 << 20  # min/max/NaN over the whole tensor up to this many elements
-SAMPLE_SIZE = 1 << 14  # strided sample beyond that
+EXACT_LIMIT = 1 << 20  # integer tensors (labels): exact min/max up to this many elements
+EXACT_LIMIT_FLOAT = 1 << 16  # float tensors: NaN/Inf/min/max over the whole tensor up to this many
+SAMPLE_SIZE = 1 << 14  # strided sample beyond those
 DISTINCT_SAMPLE = 4096  # distinct values are counted on at most this many elements
 MAX_ROWS = 64  # rows checked for "sums to one" along the class dimension
 MAX_ROW_ELEMENTS = 1 << 18  # and at most this many elements in those rows together
@@ -65,6 +66,7 @@ class TensorFacts:
     rows_log_simplex: bool = False  # slices along the class dim have logsumexp 0 (log-probabilities)
     rows_max_sum: float | None = None  # largest row sum along the class dim (multi-hot detection)
     class_dim: int | None = None
+    viewed_from: tuple[int, ...] | None = None  # shape before the nearest view/reshape in its autograd history
 
     @property
     def ndim(self) -> int:
@@ -125,7 +127,7 @@ class TensorFacts:
         parts = [f"{self.dtype}[{', '.join(map(str, self.shape))}]"]
         if self.device != "cpu":
             parts.append(f"on {self.device}")
-        parts.append(self.kind if self.values else f"values unavailable ({self.why_no_values})")
+        parts.append(self.kind if self.values else f"values unavailable: {self.why_no_values}")
         if self.values and self.min is not None and self.numel:
             if self.distinct is not None and len(self.distinct) <= 6:
                 parts.append("values {" + ", ".join(_num(v) for v in self.distinct) + "}")
@@ -172,6 +174,30 @@ def producer_of(grad_fn) -> str | None:
     return found
 
 
+VIEW_NODES = ("ViewBackward0", "UnsafeViewBackward0", "ReshapeAliasBackward0")
+
+
+def viewed_from(grad_fn, limit: int = 32) -> tuple[int, ...] | None:
+    """The input shape of the nearest view/reshape among the first ``limit`` autograd nodes (no values read).
+
+    ``fc(x.view(-1, 1024))`` on a ``(4, 16, 16, 16)`` feature map gives ``(4, 16, 16, 16)``.
+    """
+    queue, seen = [grad_fn], 0
+    while queue and seen < limit:
+        node = queue.pop(0)
+        if node is None:
+            continue
+        seen += 1
+        if type(node).__name__ in VIEW_NODES:
+            sizes = getattr(node, "_saved_self_sym_sizes", None)
+            try:
+                return tuple(int(s) for s in sizes) if sizes is not None else None
+            except (TypeError, ValueError):
+                return None
+        queue.extend(fn for fn, _ in getattr(node, "next_functions", ()))
+    return None
+
+
 def describe(tensor, *, read_values: bool = True, class_dim: int | None = None) -> TensorFacts:
     """Summarise ``tensor``. Never raises: anything unexpected yields metadata only."""
     import torch
@@ -180,7 +206,7 @@ def describe(tensor, *, read_values: bool = True, class_dim: int | None = None) 
         meta = _metadata(tensor)
     except Exception:  # a tensor-like object we cannot even measure
         return TensorFacts(shape=(), dtype="?", device="?", why_no_values="not a plain tensor")
-    reason = None if read_values else "values not read (CUDA context unusable after a device-side assert)"
+    reason = None if read_values else "not read after a CUDA error"
     reason = reason or _unreadable(tensor)
     if reason:
         return TensorFacts(**meta, why_no_values=reason)
@@ -203,6 +229,7 @@ def _metadata(tensor) -> dict:
         requires_grad=bool(tensor.requires_grad),
         grad_fn=type(grad_fn).__name__ if grad_fn is not None else None,
         producer=producer_of(grad_fn),
+        viewed_from=viewed_from(grad_fn),
     )
 
 
@@ -228,18 +255,19 @@ def _value_stats(t, class_dim: int) -> dict:
     out: dict = {"values": True, "class_dim": class_dim if t.dim() else None}
     if numel == 0:
         return out
-    flat, sampled = _flat_sample(t, EXACT_LIMIT if numel <= EXACT_LIMIT else SAMPLE_SIZE)
+    limit = EXACT_LIMIT_FLOAT if t.is_floating_point() else EXACT_LIMIT
+    flat, sampled = _flat_sample(t, limit if numel <= limit else SAMPLE_SIZE)
     out["sampled"] = sampled
     if t.dtype == torch.bool:
         flat = flat.to(torch.uint8)
     elif flat.is_floating_point() and flat.dtype != torch.float64:
         flat = flat.float()
-    if flat.is_floating_point():
+    if flat.is_floating_point() and not bool(torch.isfinite(flat).all()):
         nan = torch.isnan(flat)
         inf = torch.isinf(flat)
         out["has_nan"] = bool(nan.any())
         out["has_inf"] = bool(inf.any())
-        finite = flat[~(nan | inf)] if (out["has_nan"] or out["has_inf"]) else flat
+        finite = flat[~(nan | inf)]
     else:
         finite = flat
     if finite.numel():
@@ -248,8 +276,9 @@ def _value_stats(t, class_dim: int) -> dict:
         few = finite if finite.numel() <= DISTINCT_SAMPLE else _flat_sample(finite, DISTINCT_SAMPLE)[0]
         out["whole"] = bool((few == few.round()).all()) if few.is_floating_point() else True
         distinct = torch.unique(few)
-        if distinct.numel() <= 16:
-            out["distinct"] = tuple(float(v) for v in distinct)
+        if distinct.numel() <= 16:  # the exact extremes belong in it even when the rest is sampled
+            values = {float(v) for v in distinct} | {out["min"], out["max"]}
+            out["distinct"] = tuple(sorted(values)) if len(values) <= 16 else None
     if t.dim() >= 1:
         out.update(_row_stats(t, class_dim))
     return out
@@ -275,7 +304,7 @@ def _row_stats(t, class_dim: int) -> dict:
         return {}
     moved = t.movedim(class_dim, -1)
     width = moved.shape[-1]
-    if width == 0:
+    if width == 0 or width > MAX_ROW_ELEMENTS:  # a 1-D target of a million labels is not a "row"
         return {}
     n_rows = moved.numel() // width
     take = max(1, min(n_rows, MAX_ROWS, MAX_ROW_ELEMENTS // width))
