@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .explain import explain
 from .finding import Finding
+from .pytest_plugin import pytest_exception_interact  # noqa: F401  (``pytest -p nllhint``)
 
 __version__ = "0.1.0"
 __all__ = ["Finding", "explain", "install", "uninstall", "load_ipython_extension", "unload_ipython_extension"]

@@ -1,0 +1,34 @@
+import subprocess
+import sys
+import textwrap
+
+
+def test_pytest_plugin_adds_the_hint_to_a_failing_test(tmp_path):
+    (tmp_path / "test_model.py").write_text(textwrap.dedent("""
+        import torch, torch.nn as nn
+
+        def test_training_step():
+            criterion = nn.CrossEntropyLoss()
+            logits = torch.randn(4, 3)
+            labels = torch.tensor([1, 2, 3, 1])
+            criterion(logits, labels)
+
+        def test_unrelated_failure():
+            assert 1 + 1 == 3
+    """))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "nllhint", "-q", "-p", "no:cacheprovider",
+                           str(tmp_path)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert "2 failed" in proc.stdout
+    assert proc.stdout.count("nllhint NLH101") == 1
+    assert "criterion(logits, labels - 1)" in proc.stdout
+
+
+def test_without_the_plugin_pytest_output_has_no_hint(tmp_path):
+    (tmp_path / "test_model.py").write_text(
+        "import torch, torch.nn as nn\n"
+        "def test_step():\n"
+        "    nn.CrossEntropyLoss()(torch.randn(4, 3), torch.tensor([1, 2, 3, 1]))\n")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert "1 failed" in proc.stdout
+    assert "nllhint" not in proc.stdout
