@@ -52,7 +52,7 @@ class LossContext:
     message: str = ""
     exc_type: str = ""
     matches: list[MessageMatch] = field(default_factory=list)
-    via: str = "none"  # "loss", "one_hot", "backward" or "none"
+    via: str = "none"  # "loss", "init" (a loss module's constructor), "one_hot", "backward" or "none"
     loss: str | None = None  # functional name: "cross_entropy"
     module: str | None = None  # module class name when called through one: "CrossEntropyLoss"
     options: dict = field(default_factory=dict)
@@ -63,6 +63,7 @@ class LossContext:
     grad_enabled: bool | None = None
     graph: tuple[str, ...] = ()  # backward errors: the first autograd node names from the loss, breadth-first
     _user_frame: object = field(default=None, repr=False)
+    _input_params: frozenset = field(default=frozenset(), repr=False)  # id()s of parameters behind the input
 
     # --- message -------------------------------------------------------------------------------------
     def family(self, *names: str) -> MessageMatch | None:
@@ -131,30 +132,44 @@ class LossContext:
 
     # --- lazily read source (parsing only) --------------------------------------------------------------
     def model_views(self) -> list[tuple[str, str]]:
-        """``view(-1, k)``/``reshape(-1, k)`` calls in the forward of models visible where the loss was called.
+        """``view(-1, k)``/``reshape(-1, k)`` calls in the forward of the models behind the input (see
+        ``_model_classes``).
 
         Returns ``(where, code)`` pairs such as ``("Net.forward, line 12", "x.view(-1, 16 * 4 * 4)")``.
         """
+        return [found for cls in self._model_classes() for found in _forward_calls(cls, _flattening_view)]
+
+    def model_calls(self, *names: str) -> list[tuple[str, str]]:
+        """Calls such as ``torch.cat(...)`` (by last name) in the forward of the models behind the input."""
+        return [found for cls in self._model_classes() for found in _forward_calls(cls, _named(*names))]
+
+    def _model_classes(self) -> list[type]:
+        """User-defined nn.Module classes visible where the loss was called; when the input has an autograd
+        graph, only those whose parameters are in it (a model from an earlier cell is not blamed)."""
         frame = self._user_frame
         if frame is None:
             return []
         import torch
 
-        found = []
-        seen = set()
+        classes = []
         for value in list(frame.f_locals.values()) + list(frame.f_globals.values())[:500]:
-            if not isinstance(value, torch.nn.Module) or type(value) in seen:
+            if (not isinstance(value, torch.nn.Module) or type(value) in classes
+                    or type(value).__module__.startswith("torch.")):
                 continue
-            seen.add(type(value))
-            if type(value).__module__.startswith("torch."):
-                continue
-            found.extend(_flattening_views(type(value)))
-        return found
+            if self._input_params:
+                try:
+                    if not any(id(p) in self._input_params for p in value.parameters()):
+                        continue
+                except Exception:
+                    continue
+            classes.append(type(value))
+        return classes
 
-    def output_layers(self, width: int) -> list[str]:
+    def output_layers(self, width: int, conv: bool = False) -> list[str]:
         """Linear layers with ``out_features == width`` in models visible where the loss was called.
 
         Named as the user would write them: ``model.fc3`` with ``Linear(in_features=84, out_features=10)``.
+        With ``conv=True``: convolutions with ``out_channels == width`` instead.
         """
         frame = self._user_frame
         if frame is None:
@@ -170,8 +185,13 @@ class LossContext:
             except Exception:
                 continue
             for sub, module in named:
-                if isinstance(module, torch.nn.Linear) and module.out_features == width:
-                    found.append(f"{var}.{sub}" if sub else var)
+                if conv:
+                    match = isinstance(module, torch.nn.modules.conv._ConvNd) and module.out_channels == width
+                else:
+                    match = isinstance(module, torch.nn.Linear) and module.out_features == width
+                if match and (
+                        not self._input_params or id(module.weight) in self._input_params):  # produced the input
+                    found.append(re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", f"{var}.{sub}") if sub else var)  # model[2]
             if found:
                 return found[-1:]
         return found
@@ -200,29 +220,31 @@ class LossContext:
             found.append((var, value.batch_size, size, bool(value.drop_last)))
         return found
 
-    def lookup(self, name: str):
-        """The value bound to a plain ``name`` where the loss was called (locals, then globals), or None.
+    def lookup(self, name: str, default=None):
+        """The value bound to a plain ``name`` where the loss was called (locals, then globals).
 
         Reads the frame's dictionaries only: no code runs, no attribute is evaluated.
         """
         frame = self._user_frame
         if frame is None or not isinstance(name, str):
-            return None
+            return default
         for scope in (frame.f_locals, frame.f_globals):
             if name in scope:
                 return scope[name]
-        return None
+        return default
 
     def user_source(self) -> tuple[str, int] | None:
         """The source of the user's function (or cell) that called the loss, with its first line number."""
         frame = self._user_frame
         if frame is None:
             return None
+        import linecache
+
         try:
+            if frame.f_code.co_name == "<module>":  # a cell or script: getsourcelines gives its first line only
+                raise OSError
             lines, start = inspect.getsourcelines(frame.f_code)
         except (OSError, TypeError):
-            import linecache
-
             lines = linecache.getlines(frame.f_code.co_filename)
             start = 1
         return ("".join(lines), max(start, 1)) if lines else None
@@ -230,6 +252,7 @@ class LossContext:
     def close(self) -> None:
         """Drop every frame reference: after this the context is plain data."""
         self._user_frame = None
+        self._input_params = frozenset()
 
 
 def _int_sequence(value, limit: int = 1 << 16) -> bool:
@@ -237,22 +260,32 @@ def _int_sequence(value, limit: int = 1 << 16) -> bool:
             and all(type(v) is int for v in value))
 
 
-def _flattening_views(cls) -> list[tuple[str, str]]:
+def _flattening_view(node) -> bool:
+    """``x.view(-1, k)`` / ``x.reshape(-1, k)``."""
+    return (isinstance(node.func, ast.Attribute) and node.func.attr in ("view", "reshape") and len(node.args) == 2
+            and isinstance(node.args[0], ast.UnaryOp) and isinstance(node.args[0].op, ast.USub))
+
+
+def _named(*names):
+    def match(node) -> bool:
+        func = node.func
+        return (func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)) in names
+    return match
+
+
+def _forward_calls(cls, match) -> list[tuple[str, str]]:
+    """``(where, code)`` of the calls in ``cls.forward`` that ``match`` accepts (the source is parsed only)."""
     try:
         src, start = inspect.getsourcelines(cls.forward)
-        tree = ast.parse(textwrap.dedent("".join(src)))
+        text = textwrap.dedent("".join(src))
+        tree = ast.parse(text)
     except (OSError, TypeError, SyntaxError):
         return []
-    text = "".join(src)
     found = []
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr in ("view", "reshape") and len(node.args) == 2
-                and isinstance(node.args[0], ast.UnaryOp) and isinstance(node.args[0].op, ast.USub)):
-            line = src[node.lineno - 1].strip() if node.lineno - 1 < len(src) else ""
-            m = re.search(r"[\w.\[\]]+\.(?:view|reshape)\(\s*-1\s*,[^)]*\)", line)
-            found.append((f"{cls.__name__}.forward, line {start + node.lineno - 1}", m.group(0) if m else line))
-    del text
+        if isinstance(node, ast.Call) and match(node):
+            code = ast.get_source_segment(text, node) or ""
+            found.append((f"{cls.__name__}.forward, line {start + node.lineno - 1}", " ".join(code.split())))
     return found
 
 
@@ -305,7 +338,10 @@ def from_exception(exc: BaseException) -> LossContext | None:
     if not entries:
         return None
     torch_dir = _torch_dir()
-    in_torch = [tb.tb_frame.f_code.co_filename.startswith(torch_dir) for tb in entries]
+    # nllhint.watch's loss wrappers sit between the user's call and torch: treat them as torch's frames.
+    watch_file = os.path.join(os.path.dirname(os.path.abspath(__file__)), "watch.py")
+    in_torch = [tb.tb_frame.f_code.co_filename.startswith(torch_dir)
+                or tb.tb_frame.f_code.co_filename == watch_file for tb in entries]
 
     loss_i = _find_loss_entry(entries, torch_dir)
     if loss_i is not None:
@@ -338,7 +374,7 @@ def _find_loss_entry(entries, torch_dir) -> int | None:
     modules_dir = torch_dir + os.path.join("nn", "modules") + os.sep
     for i, tb in enumerate(entries):
         code = tb.tb_frame.f_code
-        if code.co_filename.startswith(modules_dir) and code.co_name == "forward":
+        if code.co_filename.startswith(modules_dir) and code.co_name in ("forward", "__init__"):
             owner = type(tb.tb_frame.f_locals.get("self")).__name__
             if owner.endswith(("Loss", "WithLoss")):
                 return i
@@ -369,10 +405,12 @@ def _read_loss_frame(ctx: LossContext, entries, loss_i: int, in_torch) -> None:
     local = frame.f_locals
     name = frame.f_code.co_name
     owner = local.get("self")
-    if name == "forward" and isinstance(owner, torch.nn.Module):  # a loss module failing in its own forward
+    if name in ("forward", "__init__") and isinstance(owner, torch.nn.Module):  # a loss module's own code
         ctx.module = type(owner).__name__
         ctx.loss = None
-        params = positional_params(type(owner).forward)
+        params = positional_params(getattr(type(owner), name))
+        if name == "__init__":  # nn.TripletMarginLoss(margin=-1.0): the constructor rejected an option
+            ctx.via = "init"
     else:
         ctx.loss = name
         params = positional_params(getattr(torch.nn.functional, name, None))
@@ -383,7 +421,11 @@ def _read_loss_frame(ctx: LossContext, entries, loss_i: int, in_torch) -> None:
         if prev.f_code.co_name == "forward" and isinstance(prev.f_locals.get("self"), torch.nn.Module):
             ctx.module = type(prev.f_locals["self"]).__name__
             break
+    code = frame.f_code
+    arguments = set(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
     for key, value in local.items():
+        if key not in arguments:  # torch's own temporaries (expanded_input, ...) are not the user's
+            continue
         if isinstance(value, torch.Tensor):
             class_dim = -1 if (ctx.loss == "ctc_loss" and key == "log_probs") else None
             ctx.tensors[key] = describe(value, read_values=ctx.values_readable, class_dim=class_dim)
@@ -391,6 +433,9 @@ def _read_loss_frame(ctx: LossContext, entries, loss_i: int, in_torch) -> None:
             ctx.options[key] = value
         elif key.endswith("_lengths") and _int_sequence(value):  # CTC lengths given as a list of ints
             ctx.tensors[key] = describe(torch.tensor(value, dtype=torch.long))
+    source = local.get("input", local.get("log_probs"))
+    if isinstance(source, torch.Tensor) and source.grad_fn is not None:
+        ctx._input_params = _graph_params(source.grad_fn)
     ctx.grad_enabled = torch.is_grad_enabled()
     user_i = _user_index(entries, loss_i, in_torch)
     if user_i is None:
@@ -413,7 +458,9 @@ def _read_user_call(ctx: LossContext, entries, user_i: int, loss_params: list[st
     callee_entry = entries[user_i + 1].tb_frame if user_i + 1 < len(entries) else None
     if callee_entry is not None:
         callee_self = callee_entry.f_locals.get("self")
-        if isinstance(callee_self, torch.nn.Module):  # criterion(out, y): bind to the module's forward
+        if isinstance(callee_self, torch.nn.Module) and callee_entry.f_code.co_name == "__init__":
+            params = loss_params  # nn.XLoss(margin=...): the constructor's own parameters
+        elif isinstance(callee_self, torch.nn.Module):  # criterion(out, y): bind to the module's forward
             forward_params = positional_params(type(callee_self).forward)
             params = [p if p in loss_params or not loss_params else
                       (loss_params[i] if i < len(loss_params) else p)
@@ -421,6 +468,21 @@ def _read_user_call(ctx: LossContext, entries, user_i: int, loss_params: list[st
         elif callee_entry.f_code.co_name == "backward":
             params = []
     ctx.call = user_call(node, source, frame.f_code.co_filename, params)
+
+
+def _graph_params(grad_fn, limit: int = 256) -> frozenset:
+    """id()s of the leaf tensors (parameters) reached from ``grad_fn`` in at most ``limit`` nodes."""
+    found, queue, seen = set(), [grad_fn], 0
+    while queue and seen < limit:
+        node = queue.pop(0)
+        if node is None:
+            continue
+        seen += 1
+        variable = getattr(node, "variable", None)
+        if variable is not None:
+            found.add(id(variable))
+        queue.extend(fn for fn, _ in getattr(node, "next_functions", ()))
+    return frozenset(found)
 
 
 def _graph_names(grad_fn, limit: int = 12) -> tuple[str, ...]:

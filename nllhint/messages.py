@@ -32,7 +32,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         r"multi-target not supported",
     ),
     "spatial-target-dim": (
-        r"only batches of spatial targets supported \((?:non-empty )?3D tensors\) but got targets of (?:dimension|size): (?P<dim>[\d\[\], ]+)",
+        r"only batches of spatial targets supported \((?:non-empty )?3D tensors\) but got targets of (?:dimension|size):[\s:]*(?P<dim>[\d\[\], ]+)",
     ),
     "prob-target-dtype": (r"Expected floating point type for target with class probabilities, got (?P<dtype>\w+)",),
     # target-dtype / input-dtype / weight-size
@@ -49,17 +49,22 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "not-implemented-dtype": (
         r"\"(?P<kernel>\w+)\" not implemented for '(?P<dtype>\w+)'",
         r"(?P<kernel>\w+) not implemented for '(?P<dtype>\w+)'",
+        r"(?P<kernel>mean)\(\): could not infer output dtype\. Input dtype must be either a floating point or complex dtype\. Got: (?P<dtype>\w+)",
     ),
     "integral-input": (r"(?P<loss>\w+): (?P<what>Integral|Complex) inputs not supported",),
+    "bool-sub": (r"Subtraction, the `-` operator, with two bool tensors is not supported",),
+    "unbatched-target-size": (r"For 1D input, 1D target must have size 1, but got target size: (?P<n>\d+)",),
     # batch-mismatch / class-dim / shape-mismatch
     "batch-size": (
         r"Expected input batch_size \((?P<n_input>\d+)\) to match target batch_size \((?P<n_target>\d+)\)",
         r"Expected input batch size (?P<n_input>\d+) to match target batch size (?P<n_target>\d+)",
         r"Input and target should have the same size in the batch dimension",
+        r"THIndexTensor_\(size\)\(target, 0\) == batch_size",  # torch < 1.0 (THNN assertion)
     ),
     "target-size": (r"Expected target size (?P<expected>\[[\d, ]*\]|\([\d, ]*\)), got (?P<got>.+)$",),
     "spatial-size": (
         r"size mismatch \(got input: (?P<input>\[[\d, ]*\]) ?, target: (?P<target>\[[\d, ]*\])",
+        r"input and target batch or spatial sizes don't match: target \[(?P<target>[\d x]+)\], input \[(?P<input>[\d x]+)\]",
     ),
     "bce-size": (
         r"Target size \((?P<target>.+?)\) must be the same as input size \((?P<input>.+?)\)$",
@@ -82,9 +87,11 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "bce-target-range": (r"all elements of target should be between 0 and 1",),
     # device-mismatch
     "device": (
-        r"Expected all tensors to be on the same device, but found at least two devices, (?P<a>[\w:]+) and (?P<b>[\w:]+)",
+        r"Expected all tensors to be on the same device, but found at least two devices, (?P<a>[\w:]+) and (?P<b>[\w:]+)!?(?: \(when checking argument for argument (?P<arg>\w+))?",
+        r"Expected all tensors to be on the same device, but got (?P<arg>\w+) is on (?P<b>[\w:]+), different from other tensors on (?P<a>[\w:]+)",
         r"Tensor on device (?P<a>[\w:]+) is not on the expected device (?P<b>[\w:]+)",
-        r"Expected object of device type (?P<a>\w+) but got device type (?P<b>\w+)",
+        r"Expected object of device type (?P<a>\w+) but got device type (?P<b>\w+)(?: for argument #\d+ '(?P<arg>\w+)')?",
+        r"Expected object of backend (?P<a>\w+) but got backend (?P<b>\w+)(?: for argument #\d+ '(?P<arg>\w+)')?",
         r"Expected all tensors to be on the same device",
     ),
     # backward
@@ -122,6 +129,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "empty": (
         r"log_probs tensor must not be empty",
         r"Expected non-empty vector or matrix",
+        r"non-empty (?:2D or 3D|vector or matrix).{0,40}expected for input",  # older multi-margin wording
         r"cannot reshape tensor of 0 elements",
     ),
 }

@@ -66,7 +66,7 @@ class TensorFacts:
     rows_log_simplex: bool = False  # slices along the class dim have logsumexp 0 (log-probabilities)
     rows_max_sum: float | None = None  # largest row sum along the class dim (multi-hot detection)
     class_dim: int | None = None
-    viewed_from: tuple[int, ...] | None = None  # shape before the nearest view/reshape in its autograd history
+    reshaped: tuple | None = None  # (op, input shapes, output shape) of the nearest view / row cat, see reshaped()
 
     @property
     def ndim(self) -> int:
@@ -130,7 +130,7 @@ class TensorFacts:
         parts.append(self.kind if self.values else f"values unavailable: {self.why_no_values}")
         if self.values and self.min is not None and self.numel:
             if self.distinct is not None and len(self.distinct) <= 6:
-                parts.append("values {" + ", ".join(_num(v) for v in self.distinct) + "}")
+                parts.append("{" + ", ".join(_num(v) for v in self.distinct) + "}")
             else:
                 parts.append(f"in [{_num(self.min)}, {_num(self.max)}]")
         flags = [name for name, on in (("NaN!", self.has_nan), ("Inf!", self.has_inf)) if on]
@@ -175,27 +175,49 @@ def producer_of(grad_fn) -> str | None:
 
 
 VIEW_NODES = ("ViewBackward0", "UnsafeViewBackward0", "ReshapeAliasBackward0")
+MATMUL_NODES = ("MmBackward0", "BmmBackward0", "AddmmBackward0", "BaddbmmBackward0")
 
 
-def viewed_from(grad_fn, limit: int = 32) -> tuple[int, ...] | None:
-    """The input shape of the nearest view/reshape among the first ``limit`` autograd nodes (no values read).
+def reshaped(grad_fn, limit: int = 32):
+    """The nearest reshape or row concatenation in a tensor's autograd history (metadata only).
 
-    ``fc(x.view(-1, 1024))`` on a ``(4, 16, 16, 16)`` feature map gives ``(4, 16, 16, 16)``.
+    ``(op, input shapes, output shape)`` with op ``"view"`` or ``"cat"`` (``torch.cat`` along dim 0):
+    ``fc(x.view(-1, 80))`` on a ``(4, 16, 5, 5)`` map gives ``("view", ((4, 16, 5, 5),), (20, 80))``.
+    The reshapes ``nn.Linear`` makes around a matmul on 3-D inputs are skipped.
     """
-    queue, seen = [grad_fn], 0
-    while queue and seen < limit:
-        node = queue.pop(0)
-        if node is None:
-            continue
-        seen += 1
-        if type(node).__name__ in VIEW_NODES:
-            sizes = getattr(node, "_saved_self_sym_sizes", None)
-            try:
-                return tuple(int(s) for s in sizes) if sizes is not None else None
-            except (TypeError, ValueError):
-                return None
-        queue.extend(fn for fn, _ in getattr(node, "next_functions", ()))
+    queue, seen = [(grad_fn, False)], 0
+    try:
+        while queue and seen < limit:
+            node, inside_matmul = queue.pop(0)
+            if node is None:
+                continue
+            seen += 1
+            name = type(node).__name__
+            children = [fn for fn, _ in node.next_functions]
+            if name in VIEW_NODES:
+                if inside_matmul:  # the flattening of a Linear's 3-D input
+                    queue.extend((c, False) for c in children)
+                    continue
+                if any(type(c).__name__ in MATMUL_NODES for c in children):  # ... and its un-flattening
+                    queue.extend((c, type(c).__name__ in MATMUL_NODES) for c in children)
+                    continue
+                before = tuple(int(v) for v in node._saved_self_sym_sizes)
+                return "view", (before,), _out_shape(node)
+            if name == "CatBackward0":
+                out = _out_shape(node)
+                if out and node._saved_dim % len(out) == 0:
+                    return "cat", tuple(_out_shape(c) if c is not None else None for c in children), out
+            queue.extend((c, inside_matmul and name in MATMUL_NODES) for c in children)
+    except Exception:  # autograd internals differ across versions: no provenance rather than an error
+        return None
     return None
+
+
+def _out_shape(node) -> tuple[int, ...] | None:
+    variable = getattr(node, "variable", None)
+    if variable is not None:
+        return tuple(int(v) for v in variable.shape)
+    return tuple(int(v) for v in node._input_metadata[0].shape)
 
 
 def describe(tensor, *, read_values: bool = True, class_dim: int | None = None) -> TensorFacts:
@@ -229,7 +251,7 @@ def _metadata(tensor) -> dict:
         requires_grad=bool(tensor.requires_grad),
         grad_fn=type(grad_fn).__name__ if grad_fn is not None else None,
         producer=producer_of(grad_fn),
-        viewed_from=viewed_from(grad_fn),
+        reshaped=reshaped(grad_fn) if grad_fn is not None else None,
     )
 
 

@@ -54,3 +54,6 @@ def ipython(shell, capsys):
     finally:
         shell.run_line_magic("unload_ext", "nllhint")
         shell.user_ns.pop("_nllhint_test", None)
+        torch = __import__("torch")  # global autograd modes a cell may leave on (examples of no-grad/anomaly)
+        torch.set_grad_enabled(True)
+        torch.autograd.set_detect_anomaly(False)

@@ -1,7 +1,852 @@
-"""Rules: batch."""
+"""Rules for ``batch-mismatch`` and ``shape-mismatch``: input and target do not line up.
+
+``batch-mismatch``: input and target hold different numbers of samples. The autograd history says which
+operation changed the number of rows (a reshape or a ``torch.cat`` along dim 0) and the user's own code
+says where; the shapes tell the rest apart: a flatten ``x.view(-1, k)`` with the wrong ``k``, a batch
+size passed as a constant, per-position scores against labels of another length, one side flattened
+over time and the other not, or sizes with no relation (labels of another batch, a short last batch).
+(One-hot rows flattened and a batch axis lost to ``squeeze()`` are ``target-shape`` rules.)
+
+``shape-mismatch``: element-wise losses (BCE, MSE, L1, ...) compare input and target element by element,
+so their shapes must be equal: a stray singleton dimension, class indices where one column per class is
+expected, a mask saved as RGB, or a different number of outputs per sample.
+"""
 
 from __future__ import annotations
 
+import ast
+import math
+import operator
+import re
+import textwrap
+
+from ..context import ELEMENTWISE_LOSSES
+from ..messages import parse_shape
+from ..source import _offset, strip_call
 from .base import Example, Hint, rule
 
-RULES = []
+BATCH_FAMILIES = ("batch-size",)
+SHAPE_FAMILIES = ("bce-size", "broadcast")
+SHAPE_LOSSES = ELEMENTWISE_LOSSES | {"kl_div"}
+BCE_LOSSES = ("binary_cross_entropy", "binary_cross_entropy_with_logits")
+
+
+def _shape_text(shape) -> str:
+    return "(" + ", ".join(map(str, shape)) + (",)" if len(shape) == 1 else ")")
+
+
+# --- reading the user's code (parsed, never run) ----------------------------------------------------
+
+def _parse(expr: str):
+    try:
+        return ast.parse(expr.strip(), mode="eval").body
+    except SyntaxError:
+        return None
+
+
+def _assignment(ctx, name: str) -> tuple[str, ast.expr, str] | None:
+    """(statement, value node, its source text) of the last ``name = ...`` before the failing line."""
+    found = ctx.user_source()
+    if not found or ctx.call is None:
+        return None
+    text, first = textwrap.dedent(found[0]), found[1]
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    hit = None
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                and node.targets[0].id == name and first + node.lineno - 1 < ctx.call.lineno):
+            if hit is None or node.lineno > hit.lineno:
+                hit = node
+    if hit is None:
+        return None
+    return ast.get_source_segment(text, hit) or "", hit.value, text
+
+
+def _origin(ctx, param: str) -> tuple[str | None, ast.expr, str] | None:
+    """What produced a call argument: the expression itself, or the assignment of the name it is."""
+    expr = ctx.name(param, "").strip()
+    node = _parse(expr)
+    if isinstance(node, ast.Name):
+        return _assignment(ctx, node.id)
+    return (None, node, expr) if node is not None else None
+
+
+def _tensor(ctx, name: str):
+    import torch
+
+    value = ctx.lookup(name)
+    return value if isinstance(value, torch.Tensor) else None
+
+
+def _base(ctx, param: str):
+    """``(name, tensor)`` when the argument is a plain variable flattened in the call (``y.view(-1)``)."""
+    expr = ctx.name(param, "").strip()
+    while True:
+        m = re.fullmatch(r"(.+)\.(?:view\(-1\)|reshape\(-1\)|flatten\(\)|contiguous\(\)|long\(\))", expr, re.S)
+        if not m:
+            break
+        expr = m.group(1)
+    if re.fullmatch(r"[A-Za-z_]\w*", expr):
+        tensor = _tensor(ctx, expr)
+        if tensor is not None:
+            return expr, tensor
+    return None
+
+
+# --- batch-mismatch ---------------------------------------------------------------------------------
+
+def _counts(ctx) -> tuple[int, int] | None:
+    """(input samples, target samples) when both are known, non-zero and different."""
+    inp, tgt = ctx.input, ctx.target
+    m = ctx.family(*BATCH_FAMILIES)
+    n_in = inp.shape[0] if inp is not None and inp.ndim >= 2 else None
+    n_tg = tgt.shape[0] if tgt is not None and tgt.ndim >= 1 else None
+    if m is not None:
+        n_in = n_in if n_in is not None else _int(m.groups.get("n_input"))
+        n_tg = n_tg if n_tg is not None else _int(m.groups.get("n_target"))
+    elif ctx.family(*SHAPE_FAMILIES):  # element-wise: only when the rest of the shapes agree
+        if inp is None or tgt is None or inp.ndim != tgt.ndim or inp.ndim == 0 or inp.shape[1:] != tgt.shape[1:]:
+            return None
+        if ctx.via != "loss" or ctx.loss not in SHAPE_LOSSES or _broadcastable(inp.shape, tgt.shape):
+            return None
+        n_in, n_tg = inp.shape[0], tgt.shape[0]
+    if not n_in or not n_tg or n_in == n_tg:  # zero samples: an empty batch, see empty-input
+        return None
+    return n_in, n_tg
+
+
+def _int(text):
+    return int(text) if text is not None and str(text).isdigit() else None
+
+
+_OPS = {ast.Mult: operator.mul, ast.Add: operator.add, ast.Sub: operator.sub, ast.FloorDiv: operator.floordiv}
+
+
+def _const(node) -> int | None:
+    """The value of an integer constant expression such as ``16 * 5 * 5`` (nothing is run)."""
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+        left, right = _const(node.left), _const(node.right)
+        if left is None or right is None or (isinstance(node.op, ast.FloorDiv) and right == 0):
+            return None
+        return _OPS[type(node.op)](left, right)
+    return None
+
+
+def _view_width(code: str) -> int | None:
+    """``k`` of ``x.view(-1, k)`` when it is a constant expression."""
+    call = _parse(code)
+    if isinstance(call, ast.Call) and len(call.args) == 2:
+        return _const(call.args[1])
+    return None
+
+
+def _last_batch(ctx, n_in: int, n_tg: int):
+    """A DataLoader whose batch size and (smaller) last batch are exactly the two counts."""
+    for name, size, length, drop_last in ctx.data_loaders():
+        if length is None or drop_last or size < 1:
+            continue
+        last = length % size
+        if last and {n_in, n_tg} == {size, last}:
+            return name, size, length, last
+    return None
+
+
+def _views(ctx) -> list[tuple[str, str]]:
+    """``view(-1, k)`` calls in the models that produced the input.
+
+    With an autograd graph the context already keeps only those models; without one (``torch.no_grad``),
+    only the models named where the input was computed (``net(inputs)``) count.
+    """
+    views = ctx.model_views()
+    inp = ctx.input
+    if inp is not None and inp.grad_fn is not None:
+        return views
+    origin = _origin(ctx, "input")
+    if origin is None:
+        return []
+    import torch
+
+    classes = set()
+    for node in ast.walk(origin[1]):
+        if isinstance(node, ast.Name):
+            value = ctx.lookup(node.id)
+            if isinstance(value, torch.nn.Module):
+                classes.add(type(value).__name__)
+    return [v for v in views if v[0].split(".forward")[0] in classes]
+
+
+def _fixed_batch_argument(ctx, n_in: int, n_tg: int):
+    """``model(pts, val_batch_size)``: an int argument equal to the input's rows beside a tensor of n_tg rows."""
+    origin = _origin(ctx, "input")
+    if origin is None or not isinstance(origin[1], ast.Call):
+        return None
+    statement, call, text = origin
+    args = list(call.args) + [kw.value for kw in call.keywords]
+    sizes, tensors = [], []
+    for arg in args:
+        name = ast.get_source_segment(text, arg)
+        if isinstance(arg, ast.Name):
+            value = ctx.lookup(arg.id)
+            if type(value) is int and value == n_in:
+                sizes.append((arg, name))
+            elif (tensor := _tensor(ctx, arg.id)) is not None and tensor.dim() and tensor.shape[0] == n_tg:
+                tensors.append(name)
+    if len(sizes) != 1 or not tensors:
+        return None
+    arg, size_name = sizes[0]
+    call_text = ast.get_source_segment(text, call) or ""
+    lines = text.splitlines(keepends=True)
+    start = _offset(lines, arg.lineno, arg.col_offset) - _offset(lines, call.lineno, call.col_offset)
+    fixed_call = call_text[:start] + f"{tensors[0]}.shape[0]" + call_text[start + len(size_name):]
+    fix = statement.replace(call_text, fixed_call, 1) if statement is not None else ctx.fix({"input": fixed_call})
+    return size_name, tensors[0], call_text, fix
+
+
+@rule("NLH301", "batch-mismatch", "a reshape in the model (view(-1, k) or a fixed batch size) changes the rows",
+      families=BATCH_FAMILIES,
+      examples=(Example(
+          "import torch, torch.nn as nn, torch.nn.functional as F\n"
+          "class Net(nn.Module):\n"
+          "    def __init__(self):\n"
+          "        super().__init__()\n"
+          "        self.conv = nn.Conv2d(3, 16, 3, padding=1)\n"
+          "        self.pool = nn.MaxPool2d(2)\n"
+          "        self.fc = nn.Linear(16 * 8 * 8, 10)\n"
+          "    def forward(self, x):\n"
+          "        x = self.pool(F.relu(self.conv(x)))\n"
+          "        x = x.view(-1, 16 * 8 * 8)\n"
+          "        return self.fc(x)\n"
+          "net = Net()\n"
+          "images, labels = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))\n"
+          "loss = nn.CrossEntropyLoss()(net(images), labels)",
+          expect=("Net.forward, line 10", "x.view(x.size(0), -1)", "4096")),
+          Example(
+          "import torch, torch.nn as nn\n"
+          "class PointNet(nn.Module):\n"
+          "    def __init__(self):\n"
+          "        super().__init__()\n"
+          "        self.fc = nn.Linear(12, 4)\n"
+          "    def forward(self, pts, batch_size):\n"
+          "        return self.fc(pts.reshape(batch_size, -1, 12).mean(1))\n"
+          "model, batch_size = PointNet(), 8\n"
+          "pts, labels = torch.randn(3, 16, 12), torch.randint(0, 4, (3,))   # the last batch\n"
+          "logits = model(pts, batch_size)\n"
+          "loss = nn.functional.cross_entropy(logits, labels)",
+          expect=("logits = model(pts, pts.shape[0])",))))
+def reshape_changes_rows(ctx) -> Hint | None:
+    """A reshape inside the model that does not keep the batch dimension.
+
+    ``x.view(-1, k)`` with ``k`` other than the features per sample cuts each sample into several rows
+    (or merges samples); a batch size passed as a constant breaks on a smaller last batch. The autograd
+    history (when grad is on) gives the shapes before and after; the model's ``forward`` gives the line.
+    """
+    counts = _counts(ctx)
+    inp, target = ctx.input, ctx.target
+    if not counts or inp is None or inp.ndim < 2 or (target is not None and target.ndim >= 2):
+        return None
+    n_in, n_tg = counts
+    tin, ttg = ctx.code("input"), ctx.code("target")
+    fixed = _fixed_batch_argument(ctx, n_in, n_tg)
+    if fixed:
+        size_name, tensor, call_text, fix = fixed
+        return Hint(
+            title=f"`{call_text}` passes {size_name}={n_in} as the batch size, but `{tensor}` has {n_tg} samples",
+            message=(f"The model builds its rows from {size_name} ({n_in}), so {tin} has {n_in} rows while "
+                     f"`{tensor}` and {ttg} hold {n_tg} samples (a last batch is often smaller). Take the "
+                     f"batch size from the data itself."),
+            fix=fix,
+        )
+    found = inp.reshaped
+    classes = inp.shape[1]
+    width = before = None
+    if found is not None:
+        if found[0] != "view" or found[2] is None:
+            return None
+        before, after = found[1][0], found[2]
+        if before[0] != n_tg or after[0] != n_in:
+            return None
+        if len(before) == 3 and len(after) == 2 and before[-1] == after[-1]:
+            return None  # (N, T, C) -> (N*T, C): per-step outputs, see NLH305
+        width = after[1] if len(after) == 2 else None
+    elif inp.grad_fn is not None:
+        return None  # the history is known and has no reshape: not this
+    known = [(where, code, _view_width(code)) for where, code in _views(ctx)]
+    if width is not None:
+        places = [v for v in known if v[2] == width] or [v for v in known if v[2] is None]
+    else:
+        places = [v for v in known if v[2] != classes]
+        widths = {v[2] for v in places}
+        width = widths.pop() if len(widths) == 1 else None
+    if before is None and (not places or n_in % n_tg):
+        return None
+    per_sample = math.prod(before[1:]) if before else (width * n_in // n_tg if width else None)
+    if places and len(places) <= 2:
+        where = " or ".join(f"`{code}` in {place}" for place, code, _ in places)
+        if width and per_sample and per_sample != width:
+            how = (f"each sample holds {per_sample} features, so view(-1, {width}) makes "
+                   + (f"{per_sample // width} rows of each" if per_sample > width and per_sample % width == 0
+                      else "rows that mix samples"))
+        else:
+            how = "-1 lets view choose the number of rows, so k decides how many rows each sample becomes"
+        message = (f"{tin} has {n_in} rows but {ttg} has {n_tg} labels. {where} is behind it: {how}. "
+                   "Flatten per sample instead (the batch size first), and size the next Linear layer to match.")
+        lines = []
+        for place, code, _ in places:
+            call = _parse(code)
+            name = (ast.get_source_segment(code, call.func.value) if isinstance(call, ast.Call)
+                    and isinstance(call.func, ast.Attribute) else None) or "x"
+            lines.append(f"{code}  ->  {name}.view({name}.size(0), -1)   # {place}, or {name}.flatten(1)")
+    else:
+        shapes = f" turned {_shape_text(before)} into {_shape_text(found[2])}" if before else ""
+        message = (f"{tin} has {n_in} rows but {ttg} has {n_tg} labels: a reshape in the model{shapes}, so "
+                   f"{n_tg} samples became {n_in} rows. Keep the batch dimension: reshape with the batch size "
+                   "taken from the input first (not -1 and not a fixed number).")
+        lines = ["x = x.view(x.size(0), -1)   # or x.flatten(1), where the model reshapes"]
+    if per_sample and width and per_sample != width:
+        lines.append(f"# then the Linear layer after it takes {per_sample} inputs: nn.Linear({per_sample}, ...)")
+    return Hint(
+        title=f"{tin} has {n_in} rows for the {n_tg} samples of {ttg}: a reshape in the model loses the batch",
+        message=message,
+        fix="\n".join(lines),
+    )
+
+
+@rule("NLH304", "batch-mismatch", "torch.cat along dim 0 stacks feature sets as extra samples",
+      families=BATCH_FAMILIES,
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "class TwoTower(nn.Module):\n"
+          "    def __init__(self):\n"
+          "        super().__init__()\n"
+          "        self.a, self.b = nn.Linear(5, 8), nn.Linear(7, 8)\n"
+          "        self.head = nn.Linear(8, 3)\n"
+          "    def forward(self, xa, xb):\n"
+          "        return self.head(torch.cat([self.a(xa), self.b(xb)]))\n"
+          "model = TwoTower()\n"
+          "y = torch.randint(0, 3, (10,))\n"
+          "loss = nn.CrossEntropyLoss()(model(torch.randn(10, 5), torch.randn(10, 7)), y)",
+          expect=("torch.cat([self.a(xa), self.b(xb)], dim=1)", "TwoTower.forward, line 8", "nn.Linear(16, ...)")),))
+def cat_along_batch(ctx) -> Hint | None:
+    """``torch.cat(features)`` without ``dim=1``: k feature tensors of N rows become k*N samples."""
+    counts = _counts(ctx)
+    inp = ctx.input
+    if not counts or inp is None or inp.reshaped is None or inp.reshaped[0] != "cat":
+        return None
+    n_in, n_tg = counts
+    _, pieces, out = inp.reshaped
+    if out is None or out[0] != n_in or not pieces or any(p is None or p[0] != n_tg for p in pieces):
+        return None
+    k = len(pieces)
+    features = sum(math.prod(p[1:]) for p in pieces)
+    calls = [(w, c, new) for w, c in ctx.model_calls("cat", "concat", "concatenate") if (new := _cat_on_features(c))]
+    tin, ttg = ctx.code("input"), ctx.code("target")
+    lines = [f"{new}   # {where}" for where, _, new in calls[:2]]
+    if not lines:
+        lines.append("torch.cat(features, dim=1)   # where the model joins its feature tensors")
+    lines.append(f"# then the layer after it takes {features} inputs: nn.Linear({features}, ...)")
+    where = f" (`{calls[0][1]}` in {calls[0][0]})" if len(calls) == 1 else ""
+    return Hint(
+        title=f"torch.cat stacked {k} feature tensors along dim 0: {tin} has {n_in} rows for {n_tg} samples",
+        message=(f"The model joins {k} tensors of {n_tg} rows each along dim 0{where}, which adds them as "
+                 f"{k}x more samples instead of more features per sample. Concatenate along the feature "
+                 "dimension (dim=1) and size the next layer for the wider input."),
+        fix="\n".join(lines),
+    )
+
+
+def _cat_on_features(code: str) -> str | None:
+    """``torch.cat(xs)`` or ``torch.cat(xs, 0)`` rewritten along dim 1; None when it already joins another dim."""
+    call = _parse(code)
+    if not isinstance(call, ast.Call) or not call.args:
+        return None
+    dim = next((kw.value for kw in call.keywords if kw.arg in ("dim", "axis")), call.args[1] if len(call.args) > 1 else None)
+    if dim is None:
+        return code[:-1] + ", dim=1)"
+    if isinstance(dim, ast.Constant) and dim.value == 0:
+        lines = code.splitlines(keepends=True)
+        start, end = _offset(lines, dim.lineno, dim.col_offset), _offset(lines, dim.end_lineno, dim.end_col_offset)
+        return code[:start] + "1" + code[end:]
+    return None
+
+
+@rule("NLH305", "batch-mismatch", "per-position scores and labels of a different length per sequence",
+      families=BATCH_FAMILIES,
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "decoder, proj = nn.GRU(16, 32, batch_first=True), nn.Linear(32, 30)\n"
+          "question = torch.randint(1, 30, (4, 8))\n"
+          "out, _ = decoder(torch.randn(4, 7, 16))      # fed question[:, :-1]\n"
+          "pred = proj(out)\n"
+          "loss = nn.CrossEntropyLoss()(pred.view(-1, 30), question.view(-1))",
+          expect=("question[:, 1:].reshape(-1)", "7")),))
+def sequence_lengths_differ(ctx) -> Hint | None:
+    """Scores flattened from ``(N, T, C)`` against labels from ``(N, T')`` with ``T' != T``."""
+    counts = _counts(ctx)
+    inp = ctx.input
+    if not counts or inp is None or inp.reshaped is None or inp.reshaped[0] != "view" or inp.reshaped[2] is None:
+        return None
+    n_in, n_tg = counts
+    before, after = inp.reshaped[1][0], inp.reshaped[2]
+    if len(before) != 3 or len(after) != 2 or before[-1] != after[-1] or after[0] != n_in:
+        return None
+    n, steps = before[0], before[1]
+    tin, ttg = ctx.code("input"), ctx.code("target")
+    base = _base(ctx, "target")
+    if base is not None and base[1].dim() == 2 and base[1].shape[0] == n and base[1].numel() == n_tg:
+        name, labels = base[0], base[1].shape[1]
+        if labels == steps + 1:
+            return Hint(
+                title=f"{tin} has {steps} steps per sequence but `{name}` has {labels}: one step short",
+                message=(f"{tin} comes from ({n}, {steps}, {before[2]}) and `{name}` is ({n}, {labels}), so "
+                         f"the loss sees {n_in} predictions for {n_tg} labels. A decoder fed `{name}[:, :-1]` "
+                         f"predicts the next tokens, `{name}[:, 1:]`: compare against those."),
+                fix=ctx.fix({"target": f"{name}[:, 1:].reshape(-1)"}),
+            )
+        fix = _size_fix(ctx, name, n, steps)
+        return Hint(
+            title=f"{tin} has {steps} positions per sequence but `{name}` has {labels}",
+            message=(f"{tin} comes from ({n}, {steps}, {before[2]}), one row per position, while `{name}` is "
+                     f"({n}, {labels}). There must be one label per position: build `{name}` with {steps} "
+                     f"columns (the sequence length), or pad/cut both to the same length."),
+            fix=fix,
+        )
+    if n_tg == n and ctx.target is not None and ctx.target.ndim == 1:
+        return Hint(
+            title=f"{tin} has a row per position ({n} x {steps}), but {ttg} has one label per sequence",
+            message=(f"{tin} was flattened from ({n}, {steps}, {before[2]}): {steps} predictions per sequence, "
+                     f"while {ttg} holds one label for each of the {n} sequences. For one label per sequence, "
+                     "reduce over the positions before the loss (e.g. the last step, or a mean)."),
+            fix=None,
+        )
+    return None
+
+
+def _size_fix(ctx, name: str, n: int, steps: int) -> str | None:
+    """``labels = ... input_ids.size(0) ...`` rewritten with size(1) when that tensor is (N, T)."""
+    found = _assignment(ctx, name)
+    if not found:
+        return None
+    statement, value, text = found
+    for node in ast.walk(value):
+        ref = None
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "size"
+                and len(node.args) == 1 and isinstance(node.args[0], ast.Constant) and node.args[0].value == 0):
+            ref, old, new = node.func.value, ".size(0)", ".size(1)"
+        elif (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) and node.value.attr == "shape"
+              and isinstance(node.slice, ast.Constant) and node.slice.value == 0):
+            ref, old, new = node.value.value, ".shape[0]", ".shape[1]"
+        if isinstance(ref, ast.Name):
+            tensor = _tensor(ctx, ref.id)
+            if tensor is not None and tensor.dim() >= 2 and tuple(tensor.shape[:2]) == (n, steps):
+                fixed = statement.replace(f"{ref.id}{old}", f"{ref.id}{new}", 1)
+                return f"{fixed}   # {steps} positions, not {n}" if fixed != statement else None
+    return None
+
+
+@rule("NLH302", "batch-mismatch", "one side flattened over time or positions, the other not",
+      families=BATCH_FAMILIES,
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "lstm, head = nn.LSTM(8, 16, batch_first=True), nn.Linear(16, 5)\n"
+          "x = torch.randn(4, 7, 8)\n"
+          "tags = torch.randint(0, 5, (4, 7))\n"
+          "out, _ = lstm(x)\n"
+          "logits = head(out).view(-1, 5)\n"
+          "loss = nn.CrossEntropyLoss()(logits, tags)",
+          expect=("tags.reshape(-1)", "28")),))
+def flattened_one_side(ctx) -> Hint | None:
+    """Sequence labelling: scores flattened to ``(N*T, C)`` but labels still ``(N, T)``, or the reverse."""
+    counts = _counts(ctx)
+    if not counts:
+        return None
+    n_in, n_tg = counts
+    inp_f, tgt_f = ctx.input, ctx.target
+    if inp_f is None or tgt_f is None:
+        return None
+    inp, tgt = ctx.code("input"), ctx.code("target")
+    if inp_f.ndim == 2 and tgt_f.ndim >= 2 and tgt_f.numel == n_in:
+        found = inp_f.reshaped
+        before = found[1][0] if found and found[0] == "view" else None
+        swapped = (before is not None and len(before) == 3 and tgt_f.ndim == 2
+                   and tuple(before[:2]) == tgt_f.shape[::-1] and before[0] != before[1])
+        flat = ".transpose(0, 1).reshape(-1)" if swapped else ".reshape(-1)"
+        order = (f" {inp} was flattened from {_shape_text(before)}, time first, so the labels must be "
+                 "transposed to the same order first." if swapped else
+                 " Flatten the labels the same way (the rows of both must be in the same order).")
+        return Hint(
+            title=f"{inp} is flattened to {n_in} rows, but {tgt} is still {_shape_text(tgt_f.shape)}",
+            message=(f"{inp} has one row per position ({_shape_text(inp_f.shape)}), while {tgt} keeps "
+                     f"its {_shape_text(tgt_f.shape)} layout, so the loss sees {n_tg} labels for "
+                     f"{n_in} rows.{order}"),
+            fix=ctx.fix({"target": ctx.with_method("target", flat)}),
+        )
+    if inp_f.ndim == 3 and tgt_f.ndim == 1 and n_tg in (inp_f.shape[0] * inp_f.shape[1], inp_f.shape[0] * inp_f.shape[2]):
+        steps_mid = n_tg == inp_f.shape[0] * inp_f.shape[1] and inp_f.shape[1] != inp_f.shape[2]
+        name = ctx.name("input")
+        if steps_mid:  # (N, T, C): flatten the scores like the labels
+            new = {"input": ctx.with_method("input", f".reshape(-1, {name}.size(-1))")}
+            layout = f"(N={inp_f.shape[0]}, T={inp_f.shape[1]}, C={inp_f.shape[2]})"
+        else:  # (N, C, T): the loss takes it as is with (N, T) labels
+            new = {"target": ctx.with_method("target", f".view({name}.size(0), -1)")}
+            layout = f"(N={inp_f.shape[0]}, C={inp_f.shape[1]}, T={inp_f.shape[2]})"
+        return Hint(
+            title=f"{tgt} is flattened to {n_tg} labels, but {inp} is still {_shape_text(inp_f.shape)}",
+            message=(f"{tgt} has one label per position, {n_tg} = {n_in} sequences x {n_tg // n_in} "
+                     f"steps, while {inp} keeps its {layout} layout, and the loss counts only its first "
+                     "dimension as samples. Bring both to the same layout."),
+            fix=ctx.fix(new),
+        )
+    return None
+
+
+@rule("NLH303", "batch-mismatch", "input and labels from different batches (or a smaller last batch)",
+      families=BATCH_FAMILIES + SHAPE_FAMILIES,
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "model = nn.Linear(20, 3)\n"
+          "x_train, y_train = torch.randn(100, 20), torch.randint(0, 3, (100,))\n"
+          "x_batch, y_batch = x_train[:32], y_train[:32]\n"
+          "loss = nn.CrossEntropyLoss()(model(x_batch), y_train)",
+          expect=("32", "100", "y_train")),))
+def different_batches(ctx) -> Hint | None:
+    """Counts with no flatten behind them: labels of another batch, or a last batch of another size."""
+    counts = _counts(ctx)
+    if not counts:
+        return None
+    n_in, n_tg = counts
+    inp, tgt = ctx.code("input"), ctx.code("target")
+    title = f"{inp} has {n_in} samples but {tgt} has {n_tg}: they do not come from the same batch"
+    noun = "target" if ctx.loss in SHAPE_LOSSES else "label"
+    last = _last_batch(ctx, n_in, n_tg)
+    if last:
+        name, size, length, rest = last
+        if n_in == size:
+            return Hint(
+                title=f"{inp} keeps {size} rows on the last batch of `{name}`, which has only {rest} samples",
+                message=(f"`{name}` yields batches of {size}, but its dataset has {length} samples, so the "
+                         f"last batch holds {rest}. {tgt} has {rest} labels while {inp} still has {size} "
+                         "rows: the model seems to assume a fixed batch size (a hidden state or a "
+                         "view(batch_size, -1) built from a constant). Use x.size(0) inside the model, "
+                         "or drop the short batch."),
+                fix=(f"# in the model: x.size(0) instead of a fixed batch size, or\n"
+                     f"{name} = DataLoader(..., batch_size={size}, drop_last=True)"),
+            )
+        return Hint(
+            title=title,
+            message=(f"`{name}` yields batches of {size} and a last batch of {rest} ({length} samples). "
+                     f"{inp} has {n_in} rows but {tgt} has {n_tg}: one of them is not from the current "
+                     "batch, e.g. labels kept from an earlier step, or a variable of another loop."),
+            fix=f"for inputs, labels in {name}:   # outputs and labels from the same step",
+        )
+    if max(n_in, n_tg) % min(n_in, n_tg) == 0:
+        relation = (f"{inp} has {n_in // n_tg} times as many rows. If the model flattens with view(-1, k), "
+                    "check k; otherwise" if n_in > n_tg else f"{tgt} has {n_tg // n_in} times as many;")
+        message = (f"The loss needs one {noun} per sample, but {inp} has {n_in} rows and {tgt} has "
+                   f"{n_tg}. {relation} check that both come from the same batch (the same step of the "
+                   "same loop, not a variable left from earlier).")
+    else:
+        message = (f"The loss needs one {noun} per sample, but {inp} has {n_in} rows and {tgt} has "
+                   f"{n_tg}, and neither is a multiple of the other. That usually means they come from "
+                   "different batches: labels of another step or split, the whole label tensor, or a "
+                   "last batch smaller than the others. Take both from the same batch.")
+    return Hint(title=title, message=message, fix=None)
+
+
+# --- shape-mismatch ---------------------------------------------------------------------------------
+
+def _shapes(ctx) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """(input shape, target shape) of an element-wise loss whose input and target do not fit together."""
+    if ctx.via != "loss" or ctx.loss not in SHAPE_LOSSES:
+        return None
+    inp, tgt = ctx.input, ctx.target
+    if inp is not None and tgt is not None:
+        a, b = inp.shape, tgt.shape
+    else:
+        m = ctx.family("bce-size")
+        if m is None or "input" not in m.groups:
+            return None
+        a, b = parse_shape(m.groups["input"]), parse_shape(m.groups["target"])
+        if a is None or b is None:
+            return None
+    if a == b or (ctx.family("broadcast") and _broadcastable(a, b)):
+        return None  # the broadcast error is about another tensor (weight, pos_weight, var)
+    return tuple(a), tuple(b)
+
+
+def _broadcastable(a, b) -> bool:
+    return all(x == y or x == 1 or y == 1 for x, y in zip(reversed(a), reversed(b)))
+
+
+def _extra_singleton(longer, shorter) -> int | None:
+    """The position of the one size-1 dimension whose removal turns ``longer`` into ``shorter``."""
+    if len(longer) != len(shorter) + 1:
+        return None
+    for d, size in enumerate(longer):
+        if size == 1 and longer[:d] + longer[d + 1:] == shorter:
+            return d
+    return None
+
+
+def _undo_unsqueeze(expr: str, longer, shorter) -> str | None:
+    """``y.unsqueeze(1)`` -> ``y`` when that unsqueeze is exactly the extra dimension."""
+    m = re.fullmatch(r"(.+)\.unsqueeze\((?:dim=)?(-?\d+)\)", expr.strip(), re.S)
+    if not m:
+        return None
+    d = int(m.group(2)) % len(longer)
+    return m.group(1) if longer[:d] + longer[d + 1:] == shorter else None
+
+
+def _float_suffix(ctx) -> str:
+    tgt = ctx.target
+    return ".float()" if tgt is not None and tgt.is_int and ctx.loss in BCE_LOSSES else ""
+
+
+@rule("NLH310", "shape-mismatch", "an extra size-1 dimension on one side of an element-wise loss",
+      families=SHAPE_FAMILIES,
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "model = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 1))\n"
+          "x, y = torch.randn(16, 10), torch.randint(0, 2, (16,))\n"
+          "criterion = nn.BCEWithLogitsLoss()\n"
+          "loss = criterion(model(x), y)",
+          expect=("criterion(model(x).squeeze(1), y.float())", "(16, 1)")),))
+def extra_singleton(ctx) -> Hint | None:
+    """``(N, 1)`` scores against ``(N,)`` targets (or the reverse): a model with one output unit."""
+    shapes = _shapes(ctx)
+    if not shapes:
+        return None
+    a, b = shapes
+    inp, tgt = ctx.code("input"), ctx.code("target")
+    d = _extra_singleton(a, b)
+    side, other = ("input", "target") if d is not None else ("target", "input")
+    if d is None:
+        d = _extra_singleton(b, a)
+    if d is None:
+        return None
+    longer, shorter = (a, b) if side == "input" else (b, a)
+    dim = d if d == 1 or d != len(longer) - 1 else -1
+    floats = _float_suffix(ctx)
+    new = {side: _undo_unsqueeze(ctx.name(side), longer, shorter) or ctx.with_method(side, f".squeeze({dim})")}
+    if floats:
+        new["target"] = (new["target"] if side == "target" else ctx.name("target")) + floats
+    alt = ("" if re.search(r"\.squeeze\([^()]*\)$", ctx.name(other))
+           else f" (or give {ctx.code(other)} the same dimension with `{ctx.with_method(other, f'.unsqueeze({dim})')}`)")
+    why = (" (a last layer with one output unit gives one column per sample)" if side == "input" and d == len(a) - 1
+           else "")
+    return Hint(
+        title=f"{ctx.code(side)} is {_shape_text(longer)} but {ctx.code(other)} is {_shape_text(shorter)}: "
+              f"an extra size-1 dimension",
+        message=(f"{ctx.loss_label} compares {inp} and {tgt} element by element, so their shapes must "
+                 f"be equal; {ctx.code(side)} has an extra dimension of size 1 at dim {d}{why}. "
+                 f"Squeeze it{alt}."
+                 + (f" {tgt} holds integers, and this loss needs float targets." if floats else "")),
+        fix=ctx.fix(new) or f"{ctx.name(side)} = {new[side]}",
+    )
+
+
+@rule("NLH311", "shape-mismatch", "class indices given to an element-wise loss that expects one column per class",
+      families=SHAPE_FAMILIES,
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "logits = torch.randn(8, 4, requires_grad=True)\n"
+          "labels = torch.tensor([0, 3, 1, 2, 2, 0, 1, 3])\n"
+          "loss = nn.BCEWithLogitsLoss()(logits, labels.float())",
+          expect=("nn.CrossEntropyLoss()(logits, labels.long())",)),
+          Example(
+          "import torch, torch.nn as nn\n"
+          "scores = torch.sigmoid(nn.Linear(10, 3)(torch.randn(6, 10)))\n"
+          "labels = torch.tensor([0, 2, 1, 1, 0, 2])\n"
+          "loss = nn.BCELoss()(scores, labels.float())",
+          expect=("F.one_hot(labels.long(), num_classes=3).float()",))))
+def class_indices_for_columns(ctx) -> Hint | None:
+    """``(N, C)`` scores with ``(N,)`` labels 0..C-1: a multi-class task given to BCE/MSE.
+
+    On logits the fix is CrossEntropyLoss with the labels as they are; on probabilities (after a sigmoid,
+    for BCELoss) one-hot rows keep the loss.
+    """
+    shapes = _shapes(ctx)
+    inp_f, tgt_f = ctx.input, ctx.target
+    if not shapes or inp_f is None or tgt_f is None or not tgt_f.values or tgt_f.min is None:
+        return None
+    a, b = shapes
+    if len(a) != 2 or len(b) != 1 or a[0] != b[0] or a[1] < 2:
+        return None
+    classes = a[1]
+    if not (tgt_f.whole and tgt_f.min >= 0 and tgt_f.max < classes and tgt_f.max >= 1):
+        return None
+    inp, tgt = ctx.code("input"), ctx.code("target")
+    labels = strip_call(ctx.name("target"), "float")
+    as_long = f"{labels}.long()" if labels else ctx.with_method("target", ".long()")
+    probabilities = ctx.loss == "binary_cross_entropy" and inp_f.in_unit_interval
+    if probabilities:
+        onehot = f"F.one_hot({as_long}, num_classes={classes}).float()"
+        fix = ctx.fix({"target": onehot}) or onehot
+        advice = (f"{inp} holds probabilities, so one-hot rows keep BCELoss working; for a plain "
+                  "multi-class task, CrossEntropyLoss on the logits (before the sigmoid) is the usual choice.")
+    else:
+        callee = "nn.CrossEntropyLoss()" if ctx.module else "F.cross_entropy"
+        fix = ctx.fix({"target": as_long}, callee=callee) or f"loss = {callee}({ctx.name('input')}, {as_long})"
+        advice = (f"If each sample has exactly one class, CrossEntropyLoss takes these scores and labels as "
+                  f"they are; if several classes can be on at once, {tgt} must be multi-hot "
+                  f"({b[0]}, {classes}) rows instead.")
+    return Hint(
+        title=f"{tgt} holds class indices 0..{int(tgt_f.max)}, but {inp} has one column per class ({classes})",
+        message=(f"{ctx.loss_label} needs a target of the same shape as {inp} {_shape_text(a)}, one "
+                 f"value per column; {tgt} is {_shape_text(b)} and looks like class numbers. {advice}"),
+        fix=fix,
+    )
+
+
+@rule("NLH314", "shape-mismatch", "a mask with 3 identical colour channels for a 1-channel prediction",
+      families=SHAPE_FAMILIES,
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "net = nn.Conv2d(3, 1, 3, padding=1)\n"
+          "true_masks = (torch.rand(2, 1, 16, 16) > 0.5).float().repeat(1, 3, 1, 1)   # PNG saved as RGB\n"
+          "loss = nn.BCEWithLogitsLoss()(net(torch.rand(2, 3, 16, 16)), true_masks)",
+          expect=("true_masks[:, :1]",)),))
+def rgb_mask(ctx) -> Hint | None:
+    """``(N, 1, H, W)`` predictions against a ``(N, 3, H, W)`` (or RGBA) mask of 0/1 values."""
+    shapes = _shapes(ctx)
+    tgt_f = ctx.target
+    if not shapes or tgt_f is None:
+        return None
+    a, b = shapes
+    if len(a) != len(b) or len(a) < 3 or a[0] != b[0] or a[2:] != b[2:] or a[1] != 1 or b[1] not in (3, 4):
+        return None
+    if not (tgt_f.values and tgt_f.whole and tgt_f.min is not None and tgt_f.min >= 0 and tgt_f.max <= 255):
+        return None
+    name = ctx.code("target")
+    colours = "RGB" if b[1] == 3 else "RGBA"
+    return Hint(
+        title=f"{name} has {b[1]} channels ({colours}) for a 1-channel prediction {_shape_text(a)}",
+        message=(f"{ctx.code('input')} predicts one mask channel, but {name} {_shape_text(b)} holds "
+                 f"{b[1]}: a mask image saved or loaded as {colours}. Keep one channel (or load the mask "
+                 "as greyscale, e.g. PIL's convert('L'))."),
+        fix=ctx.fix({"target": f"{ctx.with_method('target', '')}[:, :1]"}),
+    )
+
+
+@rule("NLH312", "shape-mismatch", "input and target have a different number of values or channels per sample",
+      families=SHAPE_FAMILIES,
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "model = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 3))\n"
+          "x, y = torch.randn(16, 6), torch.randn(16, 2)\n"
+          "loss = nn.MSELoss()(model(x), y)",
+          expect=("(16, 3)", "(16, 2)", "nn.Linear(model[2].in_features, 2)")),
+          Example(
+          "import torch, torch.nn as nn, torch.nn.functional as F\n"
+          "seg = nn.Conv2d(3, 20, 1)\n"
+          "labels = F.one_hot(torch.randint(0, 32, (2, 8, 8)), 32).permute(0, 3, 1, 2).float()\n"
+          "loss = nn.BCEWithLogitsLoss()(seg(torch.rand(2, 3, 8, 8)), labels)",
+          expect=("seg = nn.Conv2d(seg.in_channels, 32",))))
+def different_widths(ctx) -> Hint | None:
+    """``(N, k)`` against ``(N, m)``, or ``(N, k, H, W)`` against ``(N, m, H, W)``: the output layer's width."""
+    shapes = _shapes(ctx)
+    if not shapes:
+        return None
+    a, b = shapes
+    if len(a) != len(b) or len(a) < 2 or 1 in (a[1], b[1]):
+        return None
+    if len(a) == 2 or a[2:] == b[2:] and a[0] == b[0] and a[1] != b[1]:
+        dim = 1
+    elif a[:-1] == b[:-1]:
+        dim = len(a) - 1
+    else:
+        return None
+    if a[:dim] + a[dim + 1:] != b[:dim] + b[dim + 1:]:
+        return None
+    have, want = a[dim], b[dim]
+    inp, tgt = ctx.code("input"), ctx.code("target")
+    channels = dim == 1 and len(a) > 2
+    layers = ctx.output_layers(have, conv=channels)
+    layer = layers[0] if layers else None
+    if channels:
+        kind = _module_kind(ctx, layer) if layer else None
+        where = f" ({layer} has out_channels={have})" if layer else ""
+        fix = (f"{layer} = nn.{kind}({layer}.in_channels, {want}, {layer}.kernel_size, padding={layer}.padding)"
+               if layer and kind else f"# last layer: {want} output channels")
+        what = "channels"
+    else:
+        where = f" ({layer} has out_features={have})" if layer else ""
+        fix = (f"{layer} = nn.Linear({layer}.in_features, {want})" if layer
+               else f"# last layer: nn.Linear(in_features, {want})")
+        what = "values per sample"
+    return Hint(
+        title=f"{inp} has {have} {what} but {tgt} has {want}",
+        message=(f"{ctx.loss_label} compares element by element, so {inp} {_shape_text(a)} and {tgt} "
+                 f"{_shape_text(b)} must have the same shape. Dim {dim} differs{where}: either the model's "
+                 f"last layer should output {want}, or {tgt} holds other {what} than the model predicts."),
+        fix=fix,
+    )
+
+
+def _module_kind(ctx, layer: str) -> str | None:
+    """``Conv2d`` for ``model.head[2]``, looked up through the model's own submodule table."""
+    m = re.match(r"[A-Za-z_]\w*", layer)
+    root = ctx.lookup(m.group(0)) if m else None
+    if root is None:
+        return None
+    path = re.sub(r"\[(\d+)\]", r".\1", layer[m.end():]).lstrip(".")
+    try:
+        module = dict(root.named_modules()).get(path) if path else root
+    except Exception:
+        return None
+    return type(module).__name__ if module is not None else None
+
+
+@rule("NLH313", "shape-mismatch", "input and target shapes of an element-wise loss do not match",
+      families=SHAPE_FAMILIES,
+      examples=(Example(
+          "import torch, torch.nn.functional as F\n"
+          "pred = torch.randn(4, 3, 8, 8)\n"
+          "depth = torch.randn(4, 8, 8, 3)\n"
+          "loss = F.l1_loss(pred, depth)",
+          expect=("(4, 3, 8, 8)", "F.l1_loss(pred, depth.permute(0, 3, 1, 2))")),))
+def shapes_differ(ctx) -> Hint | None:
+    """Any other input/target shape difference for an element-wise loss: say both shapes and why."""
+    shapes = _shapes(ctx)
+    if not shapes:
+        return None
+    a, b = shapes
+    if a[:1] != b[:1]:  # different sample counts are a batch-mismatch (NLH303)
+        return None
+    inp, tgt = ctx.code("input"), ctx.code("target")
+    order = _moved_dim(b, a)
+    if order is not None:
+        message = (f"They hold the same sizes in another order: one dimension of {tgt} sits elsewhere "
+                   "(e.g. channels last, as images from NumPy/PIL are, instead of first). Move it.")
+        fix = ctx.fix({"target": ctx.with_method("target", f".permute({', '.join(map(str, order))})")})
+    else:
+        message = "Check which of the two does not have the layout you intended."
+        fix = None
+    return Hint(
+        title=f"{inp} is {_shape_text(a)} but {tgt} is {_shape_text(b)}",
+        message=(f"{ctx.loss_label} compares {inp} and {tgt} element by element, so both need the same "
+                 f"shape. {message}"),
+        fix=fix,
+    )
+
+
+def _moved_dim(src, dst) -> tuple[int, ...] | None:
+    """The permutation that moves one dimension of ``src`` (not the batch dim) to give ``dst``."""
+    n = len(src)
+    if n != len(dst) or n < 3:
+        return None
+    for i in range(1, n):
+        for j in range(1, n):
+            order = list(range(n))
+            order.insert(j, order.pop(i))
+            if i != j and tuple(src[k] for k in order) == tuple(dst):
+                return tuple(order)
+    return None
+
+
+RULES = [flattened_one_side, sequence_lengths_differ, cat_along_batch, reshape_changes_rows, different_batches,
+         extra_singleton, class_indices_for_columns, rgb_mask, different_widths, shapes_differ]
