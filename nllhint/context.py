@@ -428,11 +428,12 @@ def _read_loss_frame(ctx: LossContext, entries, loss_i: int, in_torch) -> None:
             continue
         if isinstance(value, torch.Tensor):
             class_dim = -1 if (ctx.loss == "ctc_loss" and key == "log_probs") else None
-            ctx.tensors[key] = describe(value, read_values=ctx.values_readable, class_dim=class_dim)
+            role = "lengths" if key.endswith("_lengths") else None
+            ctx.tensors[key] = describe(value, read_values=ctx.values_readable, class_dim=class_dim, role=role)
         elif key in OPTION_NAMES and isinstance(value, (int, float, str, bool, type(None))):
             ctx.options[key] = value
         elif key.endswith("_lengths") and _int_sequence(value):  # CTC lengths given as a list of ints
-            ctx.tensors[key] = describe(torch.tensor(value, dtype=torch.long))
+            ctx.tensors[key] = describe(torch.tensor(value, dtype=torch.long), role="lengths")
     source = local.get("input", local.get("log_probs"))
     if isinstance(source, torch.Tensor) and source.grad_fn is not None:
         ctx._input_params = _graph_params(source.grad_fn)

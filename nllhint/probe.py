@@ -66,6 +66,7 @@ class TensorFacts:
     rows_log_simplex: bool = False  # slices along the class dim have logsumexp 0 (log-probabilities)
     rows_max_sum: float | None = None  # largest row sum along the class dim (multi-hot detection)
     class_dim: int | None = None
+    role: str | None = None  # what the call says the tensor is, when that beats what it looks like ("lengths")
     reshaped: tuple | None = None  # (op, input shapes, output shape) of the nearest view / row cat, see reshaped()
 
     @property
@@ -95,22 +96,24 @@ class TensorFacts:
 
     @property
     def kind(self) -> str:
-        """What the values look like, in the words a user would use."""
+        """What the values look like, in the words a user would use (NaN/Inf are flagged separately)."""
         if not self.values:
             return "values unavailable"
         if self.numel == 0:
             return "empty"
+        if self.role:
+            return self.role
         if self.dtype == "bool":
             return "booleans"
-        if self.has_nan or (self.min is None):
-            return "contains NaN"
+        if self.min is None:
+            return "all NaN/Inf"
         if self.ndim >= 2 and self.binary and self.rows_simplex:
             return "one-hot rows"
         if self.ndim >= 2 and self.binary and (self.rows_max_sum or 0) > 1:
             return "multi-hot rows"
         if self.is_int:
             return "class indices"
-        if self.producer in ("softmax", "log_softmax", "sigmoid", "log(softmax)", "logsigmoid"):
+        if self.producer in _PRODUCER_KIND:
             return _PRODUCER_KIND[self.producer]
         if self.ndim >= 1 and self.rows_simplex and not self.whole:
             return "probabilities"
@@ -120,22 +123,27 @@ class TensorFacts:
             return "whole-number floats"
         if self.in_unit_interval:
             return "values in [0, 1]"
-        return "logits" if self.ndim >= 2 else "real values"
+        wide = self.ndim >= 2 and self.class_dim is not None and self.shape[self.class_dim] > 1
+        return "logits" if wide else "real values"
 
     def summary(self) -> str:
         """One line, lovely-tensors style: ``float32[64, 10] logits in [-3.1, 2.9]``."""
         parts = [f"{self.dtype}[{', '.join(map(str, self.shape))}]"]
         if self.device != "cpu":
             parts.append(f"on {self.device}")
-        parts.append(self.kind if self.values else f"values unavailable: {self.why_no_values}")
-        if self.values and self.min is not None and self.numel:
-            if self.distinct is not None and len(self.distinct) <= 6:
-                parts.append("{" + ", ".join(_num(v) for v in self.distinct) + "}")
-            else:
-                parts.append(f"in [{_num(self.min)}, {_num(self.max)}]")
-        flags = [name for name, on in (("NaN!", self.has_nan), ("Inf!", self.has_inf)) if on]
-        parts.extend(flags)
-        if self.producer and self.producer not in parts[1]:
+        if not self.values:
+            parts.append(f"values unavailable: {self.why_no_values}")
+        elif self.numel == 1 and self.min is not None:
+            parts.append(f"= {_num(self.min)}")
+        else:
+            parts.append(self.kind)
+            if self.min is not None and self.numel:
+                if self.distinct is not None and len(self.distinct) <= 6:
+                    parts.append("{" + ", ".join(_num(v) for v in self.distinct) + "}")
+                elif not self.kind.startswith("values in"):
+                    parts.append(f"in [{_num(self.min)}, {_num(self.max)}]")
+        parts.extend(name for name, on in (("NaN!", self.has_nan), ("Inf!", self.has_inf)) if on)
+        if self.producer and self.producer not in " ".join(parts[1:]):
             parts.append(f"from {self.producer}")
         if self.sampled:
             parts.append("(sampled)")
@@ -143,6 +151,8 @@ class TensorFacts:
 
 
 _PRODUCER_KIND = {
+    "tanh": "tanh outputs",
+    "relu": "non-negative (ReLU) outputs",
     "softmax": "probabilities",
     "sigmoid": "probabilities",
     "log_softmax": "log-probabilities",
@@ -220,12 +230,14 @@ def _out_shape(node) -> tuple[int, ...] | None:
     return tuple(int(v) for v in node._input_metadata[0].shape)
 
 
-def describe(tensor, *, read_values: bool = True, class_dim: int | None = None) -> TensorFacts:
+def describe(tensor, *, read_values: bool = True, class_dim: int | None = None,
+             role: str | None = None) -> TensorFacts:
     """Summarise ``tensor``. Never raises: anything unexpected yields metadata only."""
     import torch
 
     try:
         meta = _metadata(tensor)
+        meta["role"] = role
     except Exception:  # a tensor-like object we cannot even measure
         return TensorFacts(shape=(), dtype="?", device="?", why_no_values="not a plain tensor")
     reason = None if read_values else "not read after a CUDA error"
