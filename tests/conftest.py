@@ -47,6 +47,13 @@ def ipython(shell, capsys):
         def magic(self, line: str) -> CellRun:
             return self.run(line)
 
+        def fresh_namespace(self) -> None:
+            """Forget the user's variables, as a new notebook would (cheaper than %reset -f)."""
+            hidden = shell.user_ns_hidden
+            for name in [n for n in shell.user_ns if n not in hidden and not n.startswith("_")]:
+                del shell.user_ns[name]
+            shell.user_ns["torch"] = __import__("torch")
+
     shell.run_line_magic("load_ext", "nllhint")
     shell.user_ns.setdefault("torch", __import__("torch"))
     try:
