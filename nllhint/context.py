@@ -537,7 +537,7 @@ def _read_one_hot(ctx: LossContext, entries, in_torch) -> bool:
     ctx._user_frame = frame
     ctx.location = location_of(frame.f_code.co_filename, tb.tb_lineno)
     ctx.call = user_call(node, source, frame.f_code.co_filename, ["tensor", "num_classes"])
-    arg = _lookup(frame, node.args[0]) if node.args else None
+    arg = _lookup(frame, _strip_casts(node.args[0])) if node.args else None
     if isinstance(arg, torch.Tensor):
         ctx.tensors["tensor"] = describe(arg, read_values=ctx.values_readable)
     classes = node.args[1] if len(node.args) > 1 else next(
@@ -546,6 +546,19 @@ def _read_one_hot(ctx: LossContext, entries, in_torch) -> bool:
     if isinstance(value, int):
         ctx.options["num_classes"] = value
     return True
+
+
+# Methods that keep the values (and so min/max) of whole-number tensors: seen through to the name.
+VALUE_KEEPING = frozenset({"long", "int", "to", "cpu", "cuda", "detach", "clone", "contiguous", "view",
+                           "reshape", "flatten", "squeeze", "unsqueeze", "type"})
+
+
+def _strip_casts(node):
+    """``labels.to(torch.int64).view(-1)`` -> ``labels``: the tensor whose values the call received."""
+    while (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+           and node.func.attr in VALUE_KEEPING):
+        node = node.func.value
+    return node
 
 
 def _lookup(frame, node):

@@ -16,6 +16,7 @@ EXACT_LIMIT = 1 << 20  # integer tensors (labels): exact min/max up to this many
 EXACT_LIMIT_FLOAT = 1 << 16  # float tensors: NaN/Inf/min/max over the whole tensor up to this many
 SAMPLE_SIZE = 1 << 14  # strided sample beyond those
 DISTINCT_SAMPLE = 4096  # distinct values are counted on at most this many elements
+DISTINCT_LABELS = 300  # whole-number tensors keep up to this many distinct values (segmentation labels)
 MAX_ROWS = 64  # rows checked for "sums to one" along the class dimension
 MAX_ROW_ELEMENTS = 1 << 18  # and at most this many elements in those rows together
 ATOL = 1e-3
@@ -310,9 +311,10 @@ def _value_stats(t, class_dim: int) -> dict:
         few = finite if finite.numel() <= DISTINCT_SAMPLE else _flat_sample(finite, DISTINCT_SAMPLE)[0]
         out["whole"] = bool((few == few.round()).all()) if few.is_floating_point() else True
         distinct = torch.unique(few)
-        if distinct.numel() <= 16:  # the exact extremes belong in it even when the rest is sampled
-            values = {float(v) for v in distinct} | {out["min"], out["max"]}
-            out["distinct"] = tuple(sorted(values)) if len(values) <= 16 else None
+        cap = DISTINCT_LABELS if out["whole"] else 16  # label sets: up to a few hundred classes
+        if distinct.numel() <= cap:  # the exact extremes belong in it even when the rest is sampled
+            values = {float(v) for v in distinct.tolist()} | {out["min"], out["max"]}
+            out["distinct"] = tuple(sorted(values)) if len(values) <= cap else None
     if t.dim() >= 1:
         out.update(_row_stats(t, class_dim))
     return out

@@ -1979,12 +1979,6 @@ XFAIL: dict[str, str] = {
         "NLH530 [wrong-loss] calls labels {0, 1, 2} 'a 3-class task' and fixes with CrossEntropyLoss on the "
         "1-channel sigmoid edge map (fails: 1 class column); 2 marks uncertain pixels of a binary edge map: "
         "mask them (weight = label != 2) and keep BCE",
-    "unet-one-hot-of-0-255-mask":
-        "NLH107 fix `F.one_hot(mask, 256)` makes 256 classes for a 2-class model; a {0, 255} mask with "
-        "num_classes=2 is a 0/255 binary mask: F.one_hot(mask // 255, 2)",
-    "yolox-one-hot-classes-start-at-1":
-        "no hint for F.one_hot 'Class values must be smaller than num_classes' with labels 1..4 and "
-        "num_classes=4 (1-based: gt_classes - 1); called as F.one_hot(gt_classes.to(torch.int64), num_classes)",
     "soundstorm-random-mask-selects-nothing":
         "NLH902 [nan-inf] says the inputs were finite and 'the loss itself overflowed ... check the learning "
         "rate'; logits[mask] is empty (0 rows): the mean over zero samples is NaN (empty-input: skip empty "
@@ -1992,17 +1986,6 @@ XFAIL: dict[str, str] = {
     "dgai-text-generation-seq-len-equals-vocab":
         "%%losscheck reports 'no problems found' for (N, T, C) = (4, 12, 12) scores given to CrossEntropyLoss "
         "(classes read from dim 1 = time steps); NLH809 does not fire",
-    "happy-transformer-sentiment-minus1-0-1":
-        "NLH102 calls -1 'a padding label' and fixes with ignore_index=-1, which silently drops every "
-        "negative review (3 of 8 samples); labels {-1, 0, 1} for 3 classes are a shifted encoding: labels + 1",
-    "unet-binary-mask-read-as-0-255":
-        "NLH102 calls 255 'a padding label' and fixes with ignore_index=255, which drops every foreground "
-        "pixel (30%) so only background is learned; values {0, 255} with 2 classes are a 0/255 binary mask: "
-        "true_masks // 255 (or > 0)",
-    "unet-resized-grey-mask-values":
-        "NLH102 says 'apart from 255, the labels lie in 0..1' although they span [0, 255] (the error is "
-        "Target 42: grey edge values from bilinear resizing) and fixes with ignore_index=255; should say the "
-        "mask is greyscale/interpolated (threshold > 127, or resize masks with nearest)",
     "dqn-q-values-computed-under-no-grad":
         "NLH711 title says `loss` was computed inside torch.no_grad() (line 8) but the loss is computed "
         "outside (q_values is inside), and the fix box is the evaluation variant ('loss.backward() <- "

@@ -53,6 +53,99 @@ def one_based_labels(ctx) -> Hint | None:
     )
 
 
+@rule("NLH109", "target-range", "labels encoded -1..C-2 (e.g. sentiment -1/0/1) instead of 0..C-1",
+      families=FAMILIES,
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "sentiment = torch.tensor([-1, 0, 1, 1, -1, 0, 1, -1])\n"
+          "scores = torch.randn(8, 3, requires_grad=True)\n"
+          "loss = nn.CrossEntropyLoss()(scores, sentiment)",
+          expect=("sentiment + 1", "-1..1")),))
+def shifted_labels(ctx) -> Hint | None:
+    """One label per sample, covering exactly -1..C-2: an encoding such as negative/neutral/positive.
+
+    Told apart from padding: the values fill -1..C-2 completely and C-1 never occurs, so -1 is one of
+    the C classes, and ignoring it would silently drop a whole class.
+    """
+    found = _range(ctx)
+    if not found:
+        return None
+    target, classes, lo, hi = found
+    if target.ndim != 1 or target.distinct is None or classes < 2:
+        return None
+    if {int(v) for v in target.distinct} != set(range(-1, classes - 1)):
+        return None
+    name = ctx.code("target")
+    return Hint(
+        title=f"{name} is encoded {lo}..{hi}, one class per value, but class indices must be 0..{classes - 1}",
+        message=(f"{name} takes exactly the {classes} values {lo}..{hi} and {ctx.code('input')} has "
+                 f"{classes} classes, so -1 looks like one of the classes (for example a negative label), "
+                 f"not padding. Shift the labels up by one; ignore_index=-1 would silently drop that class."),
+        fix=ctx.fix({"target": ctx.with_method("target", "") + " + 1"}) or f"{ctx.name('target')} = {ctx.name('target')} + 1",
+    )
+
+
+@rule("NLH110", "target-range", "a binary mask stored as 0/255 (an 8-bit image) used as class indices",
+      families=FAMILIES,
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "net = nn.Conv2d(3, 2, kernel_size=3, padding=1)\n"
+          "images = torch.rand(2, 3, 16, 16)\n"
+          "masks = (torch.rand(2, 16, 16) > 0.7).long() * 255\n"
+          "loss = nn.CrossEntropyLoss()(net(images), masks)",
+          expect=("masks // 255",)),))
+def mask_0_255(ctx) -> Hint | None:
+    """A two-class mask read from a PNG keeps the image's 0/255 values; the classes are 0 and 1."""
+    found = _range(ctx)
+    if not found:
+        return None
+    target, classes, lo, hi = found
+    if classes != 2 or target.distinct is None or set(target.distinct) != {0.0, 255.0}:
+        return None
+    name = ctx.code("target")
+    return Hint(
+        title=f"{name} holds 0 and 255 (an 8-bit mask image), but the {classes} classes are 0 and 1",
+        message=(f"{name} has only the values 0 and 255: a binary mask read from an image file. "
+                 f"{ctx.code('input')} has 2 classes, so the foreground must be 1. Divide by 255 "
+                 f"(ignore_index=255 would drop every foreground pixel)."),
+        fix=ctx.fix({"target": ctx.with_method("target", "") + " // 255"}) or f"{ctx.name('target')} = {ctx.name('target')} // 255",
+    )
+
+
+@rule("NLH111", "target-range", "a segmentation mask with in-between values (resized with interpolation)",
+      families=FAMILIES,
+      examples=(Example(
+          "import torch, torch.nn as nn, torch.nn.functional as F\n"
+          "torch.manual_seed(0)\n"
+          "mask_png = (torch.rand(2, 1, 16, 16) > 0.6).float() * 255\n"
+          "masks = F.interpolate(mask_png, size=(12, 12), mode='bilinear').squeeze(1).long()\n"
+          "logits = torch.randn(2, 2, 12, 12, requires_grad=True)\n"
+          "loss = nn.CrossEntropyLoss()(logits, masks)",
+          expect=("nearest", "masks")),))
+def interpolated_mask(ctx) -> Hint | None:
+    """Masks resized with bilinear/bicubic interpolation (or saved as JPEG) get values between the classes."""
+    found = _range(ctx)
+    if not found:
+        return None
+    target, classes, lo, hi = found
+    if target.ndim < 2 or lo < 0 or hi > 255 or hi < classes:
+        return None
+    many = target.distinct is None or len(target.distinct) > classes + 1
+    if not many:
+        return None
+    name = ctx.code("target")
+    binary = (" For a 0/255 binary mask, threshold it: `(mask > 127).long()`." if classes == 2 else "")
+    return Hint(
+        title=f"{name} has many different values in {lo}..{hi}, but only {classes} classes: an interpolated mask",
+        message=(f"A label mask should hold only the class numbers 0..{classes - 1}, but {name} has many "
+                 f"distinct values up to {hi}, the signature of a mask resized with bilinear or bicubic "
+                 f"interpolation (or stored as JPEG): edges get values between the classes. Resize masks "
+                 f"with nearest-neighbour interpolation and map the pixel values to class numbers.{binary}"),
+        fix=("masks = F.interpolate(mask.float(), size=size, mode='nearest').long()   "
+             "# PIL: mask.resize(size, Image.NEAREST)"),
+    )
+
+
 @rule("NLH102", "target-range", "a padding label (-1, 255) without ignore_index",
       families=FAMILIES,
       examples=(Example(
@@ -69,7 +162,9 @@ def padding_label(ctx) -> Hint | None:
     if not found:
         return None
     target, classes, lo, hi = found
-    outside = [v for v in (target.distinct or (lo, hi)) if not 0 <= v < classes]
+    if target.distinct is None:  # many distinct values: not a lone padding marker (see NLH111)
+        return None
+    outside = [v for v in target.distinct if not 0 <= v < classes]
     pads = {int(v) for v in outside}
     if len(pads) != 1 or not pads <= set(PADDING_VALUES):
         return None
@@ -213,6 +308,13 @@ def one_hot_too_large(ctx) -> Hint | None:
         return None
     lo, hi = int(facts.min), int(facts.max)
     name = ctx.code("tensor")
+    if facts.distinct is not None and set(facts.distinct) == {0.0, 255.0}:
+        return Hint(
+            title=f"{name} holds 0 and 255 (an 8-bit mask image), but one_hot needs classes 0..{classes - 1}",
+            message=(f"{name} has only the values 0 and 255: a binary mask read from an image file. "
+                     f"Divide by 255 so the classes are 0 and 1 (num_classes=256 would make 256 classes)."),
+            fix=ctx.fix({"tensor": ctx.with_method("tensor", "") + " // 255"}),
+        )
     if lo >= 1 and hi == classes:
         return Hint(
             title=f"{name} is 1-based ({lo}..{hi}), but one_hot numbers classes 0..{classes - 1}",
@@ -251,5 +353,5 @@ def one_hot_negative(ctx) -> Hint | None:
     )
 
 
-RULES = [one_based_labels, padding_label, too_few_outputs, foreign_labels, out_of_range, cuda_assert,
+RULES = [one_based_labels, shifted_labels, mask_0_255, interpolated_mask, padding_label, too_few_outputs, foreign_labels, out_of_range, cuda_assert,
          one_hot_too_large, one_hot_negative]

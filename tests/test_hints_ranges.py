@@ -1,0 +1,69 @@
+"""target-range variants, told apart by the data: each cell is what a user would write."""
+
+
+def test_sequence_padding_minus_one_is_padding_not_a_shift(ipython):
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        torch.manual_seed(0)
+        tagger = nn.Linear(16, 4)
+        tokens = torch.randn(3, 6, 16)
+        tags = torch.tensor([[0, 1, 2, -1, -1, -1], [1, 1, 0, 2, -1, -1], [2, 0, 1, 1, 0, 2]])
+        loss = nn.CrossEntropyLoss()(tagger(tokens).permute(0, 2, 1), tags)
+    """)
+    assert "nllhint NLH102" in run.out
+    assert "ignore_index=-1" in run.out
+    assert "+ 1" not in run.out[run.out.index("nllhint NLH102"):]
+
+
+def test_one_based_labels_through_a_cast_in_one_hot(ipython):
+    run = ipython.run("""
+        import torch, torch.nn.functional as F
+        gt_classes = torch.tensor([1., 3., 4., 2., 4.])
+        cls_target = F.one_hot(gt_classes.to(torch.int64), 4)
+    """)
+    assert "nllhint NLH107" in run.out
+    assert "F.one_hot(gt_classes.to(torch.int64) - 1, 4)" in run.out
+
+
+def test_too_few_outputs_names_the_models_last_layer(ipython):
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        class Classifier(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = nn.Linear(20, 32)
+                self.fc = nn.Linear(32, 10)
+            def forward(self, x):
+                return self.fc(torch.relu(self.body(x)))
+        model = Classifier()
+        x, y = torch.randn(64, 20), torch.arange(64) % 12
+        loss = nn.CrossEntropyLoss()(model(x), y)
+    """)
+    assert "nllhint NLH103" in run.out
+    assert "model.fc" in run.out and "12" in run.out
+
+
+def test_voc_style_boundary_label_in_a_21_class_mask(ipython):
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        torch.manual_seed(0)
+        target = torch.randint(0, 21, (2, 10, 10))
+        target[:, 4, :] = 255
+        outputs = torch.randn(2, 21, 10, 10)
+        loss = nn.CrossEntropyLoss()(outputs, target)
+    """)
+    assert "nllhint NLH102" in run.out
+    assert "ignore_index=255" in run.out
+
+
+def test_correct_ignore_index_and_an_unrelated_error_get_no_hint(ipython):
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        target = torch.randint(0, 21, (2, 10, 10))
+        target[:, 4, :] = 255
+        loss = nn.CrossEntropyLoss(ignore_index=255)(torch.randn(2, 21, 10, 10), target)
+        print(loss.item() > 0)
+        raise KeyError("epoch")
+    """)
+    assert "KeyError" in run.out
+    assert "nllhint" not in run.out
