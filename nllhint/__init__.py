@@ -11,7 +11,7 @@ from .finding import Finding
 from .pytest_plugin import pytest_exception_interact  # noqa: F401  (``pytest -p nllhint``)
 
 __version__ = "0.1.0"
-__all__ = ["Finding", "explain", "install", "uninstall", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = ["Finding", "explain", "watch", "install", "uninstall", "load_ipython_extension", "unload_ipython_extension"]
 
 
 def install() -> None:
@@ -37,3 +37,12 @@ def unload_ipython_extension(ipython) -> None:
     from .ipython import unload
 
     unload(ipython)
+
+
+def __getattr__(name: str):
+    """``nllhint.watch`` is imported on first use: loading the extension stays cheap."""
+    if name == "watch":
+        from .watcher import watch
+
+        return watch
+    raise AttributeError(f"module 'nllhint' has no attribute {name!r}")

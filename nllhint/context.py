@@ -62,6 +62,8 @@ class LossContext:
     values_readable: bool = True
     grad_enabled: bool | None = None
     graph: tuple[str, ...] = ()  # backward errors: the first autograd node names from the loss, breadth-first
+    graph_edges: tuple[tuple[str, str], ...] = ()  # backward errors: (node, its input node) names, same walk
+    graph_results: dict[str, TensorFacts] = field(default_factory=dict)  # saved outputs of softmax/sigmoid nodes
     _user_frame: object = field(default=None, repr=False)
     _input_params: frozenset = field(default=frozenset(), repr=False)  # id()s of parameters behind the input
 
@@ -339,7 +341,7 @@ def from_exception(exc: BaseException) -> LossContext | None:
         return None
     torch_dir = _torch_dir()
     # nllhint.watch's loss wrappers sit between the user's call and torch: treat them as torch's frames.
-    watch_file = os.path.join(os.path.dirname(os.path.abspath(__file__)), "watch.py")
+    watch_file = os.path.join(os.path.dirname(os.path.abspath(__file__)), "watcher.py")
     in_torch = [tb.tb_frame.f_code.co_filename.startswith(torch_dir)
                 or tb.tb_frame.f_code.co_filename == watch_file for tb in entries]
 
@@ -499,6 +501,33 @@ def _graph_names(grad_fn, limit: int = 12) -> tuple[str, ...]:
     return tuple(names)
 
 
+RESULT_NODES = ("SoftmaxBackward0", "SigmoidBackward0")  # nodes that save their output (probabilities)
+
+
+def _graph_edges(ctx: LossContext, grad_fn, limit: int = 24) -> None:
+    """``ctx.graph_edges`` and ``ctx.graph_results`` from the first ``limit`` nodes (breadth-first).
+
+    A saved result is read only if the node has not run yet (a backward that failed above it keeps it).
+    """
+    edges, queue, seen = [], [grad_fn], set()
+    while queue and len(seen) < limit:
+        node = queue.pop(0)
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        name = type(node).__name__
+        if name in RESULT_NODES and name not in ctx.graph_results:
+            try:
+                ctx.graph_results[name] = describe(node._saved_result, read_values=ctx.values_readable)
+            except Exception:  # freed after the node ran, or another autograd version
+                pass
+        for fn, _ in getattr(node, "next_functions", ()):
+            if fn is not None:
+                edges.append((name, type(fn).__name__))
+                queue.append(fn)
+    ctx.graph_edges = tuple(edges)
+
+
 def _read_backward_frame(ctx: LossContext, entries, back_i: int, in_torch) -> None:
     import torch
 
@@ -507,6 +536,8 @@ def _read_backward_frame(ctx: LossContext, entries, back_i: int, in_torch) -> No
         facts = describe(tensor, read_values=ctx.values_readable)
         ctx.tensors["loss"] = facts
         ctx.graph = _graph_names(tensor.grad_fn)
+        if ctx.family("anomaly-nan"):
+            _graph_edges(ctx, tensor.grad_fn)
         ctx.loss = next((BACKWARD_LOSS_NODES[n] for n in ctx.graph if n in BACKWARD_LOSS_NODES), None)
     ctx.grad_enabled = torch.is_grad_enabled()  # read after the cell's own `with` blocks have exited
     user_i = _user_index(entries, back_i, in_torch)

@@ -102,6 +102,9 @@ def load(shell) -> None:
     from .magics import register
 
     register(shell)
+    from . import losscheck
+
+    losscheck.register(shell)
 
 
 def unload(shell) -> None:
@@ -111,6 +114,9 @@ def unload(shell) -> None:
     from .magics import unregister
 
     unregister(shell)
+    from . import losscheck
+
+    losscheck.unregister(shell)
 
 
 def findings_text(findings: list[Finding]) -> str:

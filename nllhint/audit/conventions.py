@@ -1,0 +1,335 @@
+"""Audits for the conventions of KLDivLoss and CTCLoss, which are easy to get silently wrong.
+
+KLDivLoss(input, target): input log-probabilities, target probabilities (or log-probabilities with
+``log_target=True``), ``reduction='batchmean'`` for the real KL divergence. CTCLoss(log_probs, ...):
+log_probs (T, N, C) from log_softmax over the classes (dim 2); an input too short for its target gives
+an infinite loss unless ``zero_infinity=True``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..probe import _num
+from .base import Example, Hint, LossCall, audit, method_on, unwrap
+from .formats import LINEAR, SQUASHED, probability_rows
+
+_HEAD = "import torch, torch.nn as nn, torch.nn.functional as F\n"
+_KL_DATA = ("torch.manual_seed(0)\n"
+            "student = torch.randn(16, 10, requires_grad=True)\n"
+            "teacher = torch.randn(16, 10)\n")
+
+
+def _log_probability_rows(call: LossCall, name: str):
+    """Value evidence for log-probability rows: every value <= 0, each row's exp sums to 1."""
+    facts = call.values(name)
+    if facts is None or facts.has_nan or facts.numel < 4:
+        return None
+    if facts.rows_log_simplex and facts.max <= 1e-3 and facts.min < -1e-3:
+        return facts
+    return None
+
+
+def _is_probabilities(call: LossCall, name: str) -> str | None:
+    """Why ``name`` holds probabilities (producer or values), or None."""
+    o = call.origin(name)
+    if o.producer in SQUASHED:
+        return f"{o.evidence(call.name(name))} (certain)"
+    if o.traced:
+        return None
+    if probability_rows(call, name) is not None:
+        return f"every row of {call.code(name)} is >= 0 and sums to 1, so it looks like probabilities"
+    return None
+
+
+def _is_log_probabilities(call: LossCall, name: str) -> str | None:
+    o = call.origin(name)
+    if o.producer in ("log_softmax", "logsigmoid", "log(softmax)", "log(sigmoid)"):
+        return f"{o.evidence(call.name(name))} (certain)"
+    if o.traced:
+        return None
+    if _log_probability_rows(call, name) is not None:
+        return (f"every value of {call.code(name)} is <= 0 and each row's exp sums to 1, so it looks "
+                f"like log-probabilities")
+    return None
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _log_softmax_of(call: LossCall, name: str, activation: str, dim_default: str = "1") -> str:
+    found = unwrap(call.name(name), activation)
+    if found:
+        inner, dim = found
+        return method_on(inner, f".log_softmax(dim={dim or dim_default})")
+    return call.with_method(name, f".log_softmax(dim={dim_default})")
+
+
+@audit("NLH810", "kl-format", "KLDivLoss arguments swapped: input holds probabilities, target log-probabilities",
+       losses=("kl_div",),
+       examples=(Example(_HEAD + _KL_DATA + "criterion = nn.KLDivLoss(reduction='batchmean')\n"
+                         "loss = criterion(F.softmax(teacher, dim=1), F.log_softmax(student, dim=1))",
+                         expect=("NLH810", "loss = criterion(F.log_softmax(student, dim=1), "
+                                           "F.softmax(teacher, dim=1))")),))
+def kl_swapped(call: LossCall) -> Hint | None:
+    """KLDivLoss(input, target) is KL(target || exp(input)): the model's log-probabilities go first."""
+    if call.options.get("log_target"):
+        return None
+    probs = _is_probabilities(call, "input")
+    logs = _is_log_probabilities(call, "target")
+    if not probs or not logs:
+        return None
+    return Hint(
+        title=f"{call.loss_label} arguments look swapped: {call.code('input')} is probabilities, "
+              f"{call.code('target')} log-probabilities",
+        message=(f"{_cap(probs)}; {logs}. {call.loss_label}(input, target) wants the model's "
+                 f"log-probabilities first and the reference probabilities second; swapped, it computes "
+                 f"a different quantity that can go negative."),
+        fix=call.fix({"input": call.name("target"), "target": call.name("input")}),
+    )
+
+
+@audit("NLH803", "input-not-logprob", "KLDivLoss input is probabilities or raw scores, not log-probabilities",
+       losses=("kl_div",),
+       examples=(Example(_HEAD + _KL_DATA + "criterion = nn.KLDivLoss(reduction='batchmean')\n"
+                         "loss = criterion(F.softmax(student, dim=1), F.softmax(teacher, dim=1))",
+                         expect=("NLH803", "loss = criterion(student.log_softmax(dim=1), "
+                                           "F.softmax(teacher, dim=1))")),))
+def kl_input_not_log(call: LossCall) -> Hint | None:
+    """KLDivLoss computes target * (log target - input): input must be log-probabilities."""
+    expr = call.code("input")
+    probs = _is_probabilities(call, "input")
+    if probs:
+        if _is_log_probabilities(call, "target") and not call.options.get("log_target"):
+            return None  # NLH810: swapped
+        what, why = "probabilities", probs
+        activation = call.origin("input").producer or "softmax"
+        new = _log_softmax_of(call, "input", activation)
+    else:
+        o = call.origin("input")
+        if o.producer in LINEAR:
+            why = f"{o.evidence(call.name('input'))}, with no log_softmax after it (certain)"
+        elif o.traced:  # a graph whose producer we do not know: stay quiet
+            return None
+        else:
+            facts = call.values("input")
+            if facts is None or facts.max <= 1e-3 or facts.has_nan:
+                return None
+            why = f"{expr} has values above 0 (up to {_num(facts.max)}), which log-probabilities never have"
+        what = "raw scores"
+        new = call.with_method("input", ".log_softmax(dim=1)")
+    return Hint(
+        title=f"{call.loss_label} input {expr} is {what}, not log-probabilities",
+        message=(f"{_cap(why)}. {call.loss_label} expects its input as log-probabilities (and its target "
+                 f"as probabilities); with {what} the value is not a KL divergence and its gradients "
+                 f"point the wrong way."),
+        fix=call.fix({"input": new}),
+    )
+
+
+@audit("NLH811", "kl-format", "KLDivLoss target is log-probabilities but log_target=False",
+       losses=("kl_div",),
+       examples=(Example(_HEAD + _KL_DATA +
+                         "loss = F.kl_div(F.log_softmax(student, dim=1), F.log_softmax(teacher, dim=1), "
+                         "reduction='batchmean')",
+                         expect=("NLH811", "reduction='batchmean', log_target=True)")),))
+def kl_log_target(call: LossCall) -> Hint | None:
+    """With log_target=False a log-probability target is read as probabilities: negative "probabilities"
+    make target * log(target) NaN or meaningless."""
+    if call.options.get("log_target"):
+        return None
+    why = _is_log_probabilities(call, "target")
+    if not why or _is_probabilities(call, "input"):
+        return None
+    fix = call.set_option("log_target", "True") or call.fix({"target": call.with_method("target", ".exp()")})
+    return Hint(
+        title=f"{call.loss_label} target {call.code('target')} is log-probabilities, but log_target=False",
+        message=(f"{_cap(why)}. Without log_target=True, {call.loss_label} reads the target as "
+                 f"probabilities, and negative values give NaN or a meaningless loss. Pass "
+                 f"log_target=True{'' if call.functional else ' when creating the loss'}, or give "
+                 f"probabilities."),
+        fix=fix,
+    )
+
+
+@audit("NLH812", "kl-format", "KLDivLoss log_target=True but the target is probabilities",
+       losses=("kl_div",),
+       examples=(Example(_HEAD + _KL_DATA +
+                         "loss = F.kl_div(F.log_softmax(student, dim=1), F.softmax(teacher, dim=1), "
+                         "reduction='batchmean', log_target=True)",
+                         expect=("NLH812", "log_target=False")),))
+def kl_log_target_on_probabilities(call: LossCall) -> Hint | None:
+    """log_target=True exponentiates the target: probabilities become values in [1, e]."""
+    if not call.options.get("log_target"):
+        return None
+    why = _is_probabilities(call, "target")
+    if not why:
+        return None
+    return Hint(
+        title=f"{call.loss_label} has log_target=True but {call.code('target')} is probabilities",
+        message=(f"{_cap(why)}. With log_target=True the target is taken as log-probabilities and "
+                 f"exponentiated, so these probabilities become weights between 1 and e: the loss is "
+                 f"not a KL divergence."),
+        fix=call.set_option("log_target", "False") or "create the loss with log_target=False",
+    )
+
+
+@audit("NLH813", "kl-format", "KLDivLoss with reduction='mean' (averages over classes too): use 'batchmean'",
+       losses=("kl_div",),
+       examples=(Example(_HEAD + _KL_DATA + "criterion = nn.KLDivLoss()\n"
+                         "loss = criterion(F.log_softmax(student, dim=1), F.softmax(teacher, dim=1))",
+                         expect=("NLH813", "criterion = nn.KLDivLoss(reduction='batchmean')")),))
+def kl_mean(call: LossCall) -> Hint | None:
+    """'mean' divides by every element (batch x classes), not by the batch: the value is C times too
+    small and does not match the mathematical KL divergence."""
+    if call.options.get("reduction") != "mean":
+        return None
+    shape = call.shape("input") or ()
+    if len(shape) < 2 or shape[-1] < 2:
+        return None
+    if call.functional:
+        fix = call.set_option("reduction", "'batchmean'")
+    else:
+        callee = call.call.callee if call.call else ""
+        extra = ", log_target=True" if call.options.get("log_target") else ""
+        fix = (f"{callee} = nn.KLDivLoss(reduction='batchmean'{extra})" if callee.isidentifier()
+               else f"nn.KLDivLoss(reduction='batchmean'{extra})")
+    return Hint(
+        title=f"{call.loss_label} with reduction='mean' divides by every element, not by the batch size",
+        message=(f"reduction='mean' averages over all {math.prod(shape)} elements of {call.code('input')}, so "
+                 f"the loss is {shape[-1]}x smaller than the KL divergence per sample (certain: it is the "
+                 f"option's definition). reduction='batchmean' gives the real KL divergence."),
+        fix=fix,
+    )
+
+
+# --- CTC ---------------------------------------------------------------------------------------------------
+
+_CTC_DATA = ("torch.manual_seed(0)\n"
+             "T, N, C = 30, 4, 6\n"
+             "rnn_out = torch.randn(T, N, C, requires_grad=True)\n"
+             "targets = torch.randint(1, C, (N, 8))\n"
+             "input_lengths = torch.full((N,), T)\n"
+             "target_lengths = torch.full((N,), 8)\n"
+             "ctc = nn.CTCLoss()\n")
+
+
+@audit("NLH814", "ctc-format", "CTCLoss log_probs are not log-probabilities over the classes (dim 2)",
+       losses=("ctc_loss",),
+       examples=(Example(_HEAD + _CTC_DATA +
+                         "loss = ctc(F.log_softmax(rnn_out, dim=1), targets, input_lengths, target_lengths)",
+                         expect=("NLH814", "loss = ctc(rnn_out.log_softmax(dim=2), targets, input_lengths, "
+                                           "target_lengths)")),
+                 Example(_HEAD + _CTC_DATA + "loss = ctc(rnn_out, targets, input_lengths, target_lengths)",
+                         expect=("NLH814", "rnn_out.log_softmax(dim=2)")),))
+def ctc_not_log_probs(call: LossCall) -> Hint | None:
+    """CTCLoss reads log_probs[t, n, c] as log-probabilities of class c: log_softmax must run over dim 2
+    of the (T, N, C) tensor. Over dim 1 it normalises across the batch; raw scores are not normalised."""
+    name = "log_probs"
+    shape = call.shape(name)
+    if not shape or len(shape) != 3 or not call.is_float(name):
+        return None
+    o = call.origin(name)
+    expr = call.code(name)
+    if o.producer in ("log_softmax", "softmax") and o.dim is not None and o.dim != 2:
+        dim_name = {0: "time (dim 0)", 1: "the batch (dim 1)"}.get(o.dim, f"dim {o.dim}")
+        what = f"{o.producer} over {dim_name}, not over the {shape[2]} classes"
+        why = f"{o.evidence(call.name(name))} with dim={o.dim} (certain)"
+        found = unwrap(call.name(name), o.producer)
+        inner = found[0] if found else None
+    elif o.producer == "softmax":
+        what, why = "probabilities, not log-probabilities", f"{o.evidence(call.name(name))} (certain)"
+        found = unwrap(call.name(name), "softmax")
+        inner = found[0] if found else None
+    elif o.producer in LINEAR:
+        what = "raw scores, not log-probabilities"
+        why = f"{o.evidence(call.name(name))}, with no log_softmax after it (certain)"
+        inner = call.name(name)
+    elif o.traced:  # a graph whose producer we do not know: stay quiet
+        return None
+    else:
+        facts = call.values(name, class_dim=-1)
+        if facts is None or facts.has_nan or facts.rows_log_simplex:
+            return None
+        if facts.max > 1e-3:
+            what = "raw scores, not log-probabilities"
+            why = f"{expr} has values above 0 (up to {_num(facts.max)}), which log-probabilities never have"
+            inner = call.name(name)
+        else:
+            return None
+    if inner is None:
+        new = None
+    else:
+        new = method_on(inner, ".log_softmax(dim=2)")
+    return Hint(
+        title=f"{call.loss_label} got {expr} as {what}",
+        message=(f"{_cap(why)}. {call.loss_label} wants (T, N, C) log-probabilities normalised over the "
+                 f"classes, i.e. log_softmax(dim=2); otherwise the loss does not measure the transcription "
+                 f"and training goes nowhere."),
+        fix=(call.fix({name: new}) if new else None) or "apply .log_softmax(dim=2) to the (T, N, C) scores",
+    )
+
+
+@audit("NLH815", "ctc-format", "CTCLoss is inf: an input is too short for its target (zero_infinity=False)",
+       losses=("ctc_loss",), severity="error",
+       examples=(Example(_HEAD + "torch.manual_seed(0)\n"
+                         "T, N, C = 10, 3, 6\n"
+                         "log_probs = torch.randn(T, N, C).log_softmax(2)\n"
+                         "targets = torch.randint(1, C, (N, 12))\n"
+                         "input_lengths = torch.tensor([10, 10, 6])\n"
+                         "target_lengths = torch.tensor([4, 5, 12])\n"
+                         "loss = F.ctc_loss(log_probs, targets, input_lengths, target_lengths)",
+                         expect=("NLH815", "zero_infinity=True")),))
+def ctc_too_short(call: LossCall) -> Hint | None:
+    """CTC needs at least one frame per label (two for a repeated label). Shorter inputs have no valid
+    alignment: probability 0, loss inf, and NaN gradients that poison the model."""
+    if call.result_finite is not False or call.options.get("zero_infinity"):
+        return None
+    lp = call.values("log_probs", class_dim=-1)
+    if lp is not None and (lp.has_nan or lp.has_inf):
+        return None  # the non-finite values came in: NLH902 says so
+    pairs = _lengths(call)
+    short = [(i, a, b) for i, (a, b) in enumerate(pairs) if a < b]
+    if short:
+        i, a, b = short[0]
+        why = (f"sample {i} has {a} input frames for {b} target labels"
+               + (f" ({len(short)} samples are too short)" if len(short) > 1 else "") + " (certain)")
+    elif pairs:
+        why = ("every input is at least as long as its target, so repeated labels (which need a blank "
+               "between them) most likely make some too short (likely)")
+    else:
+        why = "the inputs were finite, so some input is most likely too short for its target (likely)"
+    fix = call.set_option("zero_infinity", "True")
+    return Hint(
+        title=f"{call.loss_label} returned inf: an input is too short for its target",
+        message=(f"{_cap(why)}. With no valid alignment the loss is inf and the gradients NaN. Make the "
+                 f"model's output longer (less downsampling) or drop such samples; zero_infinity=True "
+                 f"zeroes these losses instead."),
+        fix=fix or "create the loss with nn.CTCLoss(zero_infinity=True) (and check the lengths)",
+    )
+
+
+def _lengths(call: LossCall) -> list[tuple[int, int]]:
+    """(input length, target length) per sample, from at most 4096 samples; [] when unreadable."""
+    import torch
+
+    a, b = call.tensor("input_lengths"), call.tensor("target_lengths")
+    if not call.read_values:
+        return []
+    try:
+        if isinstance(a, torch.Tensor):
+            if a.device.type == "meta":
+                return []
+            a = a.reshape(-1)[:4096].tolist()
+        if isinstance(b, torch.Tensor):
+            if b.device.type == "meta":
+                return []
+            b = b.reshape(-1)[:4096].tolist()
+        return [(int(x), int(y)) for x, y in zip(a, b)]
+    except Exception:
+        return []
+
+
+RULES = [kl_swapped, kl_input_not_log, kl_log_target, kl_log_target_on_probabilities, kl_mean,
+         ctc_not_log_probs, ctc_too_short]

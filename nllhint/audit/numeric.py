@@ -1,0 +1,153 @@
+"""Audits for numbers that go wrong without an error: broadcasting in elementwise losses, and the first
+NaN or Inf loss."""
+
+from __future__ import annotations
+
+import math
+
+from .base import Example, Hint, LossCall, audit
+
+_HEAD = "import torch, torch.nn as nn, torch.nn.functional as F\n"
+BROADCASTING_LOSSES = ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss")
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+@audit("NLH901", "shape-mismatch", "(N, 1) predictions against (N,) targets broadcast to (N, N)",
+       losses=BROADCASTING_LOSSES, severity="error",
+       examples=(Example(_HEAD + "torch.manual_seed(0)\n"
+                         "model = nn.Linear(8, 1)\n"
+                         "x, y = torch.randn(32, 8), torch.randn(32)\n"
+                         "pred = model(x)\n"
+                         "loss = F.mse_loss(pred, y)",
+                         expect=("NLH901", "loss = F.mse_loss(pred.squeeze(1), y)", "(32, 32)")),))
+def broadcast_mismatch(call: LossCall) -> Hint | None:
+    """MSE/L1/SmoothL1/Huber only warn when input and target shapes differ, then broadcast: (N, 1)
+    against (N,) becomes (N, N), comparing every prediction with every target. The loss is wrong and
+    the model learns to predict the mean."""
+    a, b = call.shape("input"), call.shape("target")
+    if a is None or b is None or a == b:
+        return None
+    try:
+        import torch
+
+        both = tuple(torch.broadcast_shapes(a, b))
+    except Exception:
+        return None  # torch raises for these shapes itself
+    if both == a or both == b:
+        return None  # one side broadcasts into the other: can be intended (a constant target row)
+    if len(a) == len(b) + 1 and a[-1] == 1 and a[:-1] == b:
+        side, other = "input", "target"
+    elif len(b) == len(a) + 1 and b[-1] == 1 and b[:-1] == a:
+        side, other = "target", "input"
+    else:
+        side = other = None
+    if side is not None:
+        shape = call.shape(side)
+        squeeze = ".squeeze(1)" if len(shape) == 2 else ".squeeze(-1)"
+        fix = call.fix({side: call.with_method(side, squeeze)})
+    elif math.prod(a) == math.prod(b):
+        fix = call.fix({"input": call.with_method("input", f".view_as({call.name('target')})")})
+    else:
+        fix = None
+    return Hint(
+        title=(f"{call.code('input')} {_shape(a)} and {call.code('target')} {_shape(b)} broadcast to "
+               f"{_shape(both)}: every prediction is compared with every target"),
+        message=(f"The shapes differ, so {call.loss_label} broadcasts them to {_shape(both)} (certain: "
+                 f"from the shapes) and averages {math.prod(both)} differences instead of {max(math.prod(a), math.prod(b))}. "
+                 f"The loss is wrong without an error, and the model drifts towards predicting the mean."),
+        fix=fix or f"make {call.code('input')} and {call.code('target')} the same shape",
+    )
+
+
+@audit("NLH902", "nan-inf", "the loss became NaN or Inf: the first call where it happened, and which tensor",
+       losses=(), severity="error",
+       examples=(Example(_HEAD + "torch.manual_seed(0)\n"
+                         "model = nn.Linear(4, 3)\n"
+                         "criterion = nn.CrossEntropyLoss()\n"
+                         "for step in range(6):\n"
+                         "    x = torch.randn(8, 4)\n"
+                         "    if step == 4:\n"
+                         "        x[0, 0] = float('nan')\n"
+                         "    loss = criterion(model(x), torch.randint(0, 3, (8,)))\n",
+                         expect=("NLH902", "call 5", "model(x)")),))
+def nonfinite_loss(call: LossCall) -> Hint | None:
+    """A NaN or Inf loss poisons every parameter at the next optimizer step. Say at which call it first
+    happened and whether it came in with a tensor or arose in the loss itself."""
+    unreduced = call.options.get("reduction") == "none"
+    if call.result_finite is not False and not unreduced:
+        return None
+    bad = []
+    for name in ("input", "log_probs", "target", "targets", "weight", "pos_weight"):
+        facts = call.values(name, class_dim=-1 if name == "log_probs" else None)
+        if facts is not None and (facts.has_nan or facts.has_inf):
+            bad.append((name, "NaN" if facts.has_nan else "Inf"))
+    if call.result_finite is not False and not bad:
+        return None
+    if call.loss == "ctc_loss" and not bad:
+        return None  # NLH815 explains an inf CTC loss
+    what = "NaN or Inf" if call.result_finite is None else _result_word(call)
+    where = f"first at call {call.step} of this line"
+    if bad:
+        name, kind = bad[0]
+        expr = call.code(name)
+        came = f"{expr} already held {kind} when it reached the loss (certain)"
+        if name in ("target", "targets"):
+            advice = "The data has missing values: filter or fill them before the loss."
+            fix = f"keep = torch.isfinite({call.name(name)})   # then use only those samples"
+        else:
+            advice = ("It was made upstream: often a learning rate that is too high, or log/sqrt/division "
+                      "of 0 in the model. torch.autograd.set_detect_anomaly(True) names the op.")
+            fix = None
+        return Hint(
+            title=f"the loss became {what} ({where}): {expr} held {kind}",
+            message=f"{came[0].upper() + came[1:]}. {advice}",
+            fix=fix,
+        )
+    if call.found:
+        return None  # an earlier finding on this call (e.g. a KLDivLoss convention) explains it
+    ignore = call.options.get("ignore_index")
+    target = call.values("target")
+    if (call.loss in ("cross_entropy", "nll_loss") and target is not None and target.distinct is not None
+            and set(target.distinct) == {float(ignore)} and call.options.get("reduction") == "mean"):
+        return Hint(
+            title=f"the loss became NaN ({where}): every target equals ignore_index={ignore}",
+            message=(f"Every value of {call.code('target')} is {ignore} (certain), so the mean is over zero "
+                     f"samples: 0 / 0 = NaN. Skip batches with no labelled position, or use reduction='sum' "
+                     f"divided by the number of labelled positions."),
+            fix=f"if ({call.name('target')} != {ignore}).any():   # only then compute and backpropagate the loss",
+        )
+    return Hint(
+        title=f"the loss became {what} ({where}), from finite inputs",
+        message=(f"The tensors going in were finite (read from a bounded sample), so the loss itself "
+                 f"overflowed: typically log(0) of a probability that reached exactly 0, or huge scores. "
+                 f"Work with logits and log_softmax / the with-logits losses, and check the learning rate."),
+    )
+
+
+def _result_word(call: LossCall) -> str:
+    import math
+
+    if call.result_value is not None and not math.isfinite(call.result_value):
+        return "NaN" if math.isnan(call.result_value) else "Inf"
+    facts = call.result_facts
+    if facts is not None and facts.has_nan:
+        return "NaN"
+    if facts is not None and facts.has_inf:
+        return "Inf"
+    return "NaN or Inf"
+
+
+def queued_nonfinite(label: str, expression: str) -> Hint:
+    """For accelerator tensors, where the per-call check is queued on the device and read once at the end."""
+    return Hint(
+        title=f"the loss became NaN or Inf at this line during the cell",
+        message=(f"A device-side flag for {label} at `{expression}` was found set when the watch ended "
+                 f"(read once at the end, so the exact call is unknown). Re-run with fewer steps, or check "
+                 f"the inputs with torch.isfinite, to find where it starts."),
+    )
+
+
+RULES = [broadcast_mismatch, nonfinite_loss]

@@ -1,0 +1,154 @@
+"""What produced a tensor, read from its autograd graph only (no value is read, no tensor is kept).
+
+``origin(tensor)`` follows ``grad_fn`` through ops that move values without changing them (views,
+reshapes, squeezes, indexing, dtype casts, transposes) to the op that made the values: softmax,
+log_softmax, sigmoid, log(softmax), a Linear layer, a convolution... The answer is certain when it is
+there: the graph *is* the computation. It is missing when grad was off (``torch.no_grad()``
+evaluation, detached tensors), and then the checks fall back to bounded value samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_STEPS = 12  # value-preserving ops followed before giving up
+
+# Ops that move or select values without changing them.
+_SAME_SHAPE = frozenset({"CloneBackward0", "ToCopyBackward0", "AliasBackward0", "ContiguousBackward0"})
+_REORDER = frozenset({"PermuteBackward0", "TransposeBackward0", "TBackward0"})
+_RESHAPE = frozenset({
+    "ViewBackward0", "UnsafeViewBackward0", "ReshapeAliasBackward0", "SqueezeBackward0", "SqueezeBackward1",
+    "SqueezeBackward2", "SqueezeBackward3", "UnsqueezeBackward0", "SelectBackward0", "SliceBackward0",
+    "IndexBackward0", "ExpandBackward0", "SplitBackward0", "SplitWithSizesBackward0", "UnbindBackward0",
+    "IndexSelectBackward0", "MaskedSelectBackward0", "NarrowBackward0", "AsStridedBackward0",
+    "UnflattenBackward0", "FlattenBackward0",
+})
+_PASS = _SAME_SHAPE | _REORDER | _RESHAPE
+
+_PRODUCERS = {
+    "SoftmaxBackward0": "softmax",
+    "LogSoftmaxBackward0": "log_softmax",
+    "SigmoidBackward0": "sigmoid",
+    "LogSigmoidBackward0": "logsigmoid",
+    "LogBackward0": "log",
+    "AddmmBackward0": "linear",
+    "MmBackward0": "linear",
+    "BmmBackward0": "linear",
+    "LinearBackward0": "linear",
+    "ConvolutionBackward0": "conv",
+    "MkldnnConvolutionBackward0": "conv",
+}
+
+# How a producer is named in a sentence.
+WORDS = {
+    "softmax": "softmax",
+    "log_softmax": "log_softmax",
+    "sigmoid": "sigmoid",
+    "logsigmoid": "logsigmoid",
+    "log(softmax)": "log(softmax(...))",
+    "log(sigmoid)": "log(sigmoid(...))",
+    "log": "log",
+    "linear": "a Linear layer (a matrix product)",
+    "conv": "a convolution",
+}
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The op that made a tensor's values, and what happened to them on the way to the loss."""
+
+    producer: str | None = None  # a key of WORDS, or None when unknown
+    node: str | None = None  # the producer's grad_fn name: "SoftmaxBackward0"
+    grad_fn: str | None = None  # the tensor's own grad_fn name
+    dim: int | None = None  # softmax/log_softmax dim, normalised to the loss input's dims when possible
+    reordered: bool = False  # a transpose/permute between the producer and the loss
+    reshaped: bool = False  # a view/reshape/squeeze/index between them
+    eps: bool = False  # log(p + eps) or log(p.clamp(...)): protected against log(0)
+
+    @property
+    def known(self) -> bool:
+        return self.producer is not None
+
+    @property
+    def traced(self) -> bool:
+        """There is an autograd graph: the producer is known, or it is an op we do not judge. Value-based
+        guesses are only made for tensors without a graph (``torch.no_grad()``, data, detached)."""
+        return self.grad_fn is not None
+
+    @property
+    def words(self) -> str:
+        return WORDS.get(self.producer or "", self.producer or "an unknown op")
+
+    def evidence(self, expr: str) -> str:
+        """``grad_fn says softmax produced `probs``` (the certain kind of evidence)."""
+        via = " (through a reshape)" if self.reshaped or self.reordered else ""
+        return f"its grad_fn says {self.words} produced `{expr}`{via}"
+
+
+NO_ORIGIN = Origin()
+
+
+def _signed(dim: int) -> int:
+    return dim - (1 << 64) if dim >= (1 << 63) else dim
+
+
+def origin(tensor) -> Origin:
+    """Follow ``tensor.grad_fn`` through value-preserving ops. Never raises; reads no values."""
+    try:
+        fn = tensor.grad_fn
+    except Exception:
+        return NO_ORIGIN
+    if fn is None:
+        return NO_ORIGIN
+    first = type(fn).__name__
+    reordered = reshaped = False
+    for _ in range(MAX_STEPS):
+        name = type(fn).__name__
+        if name in _PASS:
+            reordered |= name in _REORDER
+            reshaped |= name in _RESHAPE
+            parents = [f for f, _ in fn.next_functions if f is not None]
+            if not parents:
+                return Origin(grad_fn=first)
+            fn = parents[0]
+            continue
+        producer = _PRODUCERS.get(name)
+        if producer is None:
+            return Origin(grad_fn=first, node=name, reordered=reordered, reshaped=reshaped)
+        dim = None
+        eps = False
+        if producer in ("softmax", "log_softmax"):
+            try:
+                raw = _signed(int(fn._saved_dim))
+            except Exception:
+                raw = None
+            if raw is not None and not (reordered or reshaped):  # else the saved dim no longer names ours
+                dim = raw if raw >= 0 else raw + tensor.dim()
+        if producer == "log":
+            producer, eps = _log_of(fn)
+        return Origin(producer=producer, node=name, grad_fn=first, dim=dim, reordered=reordered,
+                      reshaped=reshaped, eps=eps)
+    return Origin(grad_fn=first, reordered=reordered, reshaped=reshaped)
+
+
+def _log_of(fn) -> tuple[str, bool]:
+    """``log`` of what: softmax, sigmoid (maybe through ``+ eps`` or ``clamp``)?"""
+    eps = False
+    node = fn
+    for _ in range(4):
+        parents = [f for f, _ in node.next_functions if f is not None]
+        if not parents:
+            break
+        node = parents[0]
+        name = type(node).__name__
+        if name == "SoftmaxBackward0":
+            return ("log(softmax)", eps)
+        if name == "SigmoidBackward0":
+            return ("log(sigmoid)", eps)
+        if name.startswith(("AddBackward", "ClampBackward", "ClampMinBackward", "MaximumBackward")):
+            eps = True
+            continue
+        if name in _PASS:
+            continue
+        break
+    return ("log", eps)

@@ -1,0 +1,906 @@
+"""``nllhint.watch()``: watch every loss call in a block of code and report the silent mistakes.
+
+    with nllhint.watch() as report:
+        train(model, loader)
+    print(report)            # one row per call site, with its findings
+    report.findings          # list[nllhint.Finding]
+
+``%%losscheck`` and ``%losscheck on`` (``nllhint.losscheck``) are thin IPython glue over this engine.
+
+How loss calls are seen
+    For the duration of the watch every loss function in ``torch.nn.functional`` is replaced by a thin
+    wrapper. ``nn.*Loss`` modules look ``F.<loss>`` up at call time, so they are covered too. Names
+    imported directly (``from torch.nn.functional import cross_entropy``) are rebound as well: the IPython
+    user namespace, ``__main__`` and the globals of the loaded non-stdlib, non-torch modules are scanned
+    for objects that *are* the original functions and swapped for the wrapper; on exit everything is put
+    back exactly (also names bound to the wrapper during the watch, e.g. by an import inside the cell),
+    even when the block raises. Not covered: a loss function captured elsewhere before the watch (a
+    default argument, a class attribute, a closure, ``functools.partial``). ``TorchFunctionMode`` would
+    see those, but costs ~70 % on a small training step; the wrappers cost a dictionary lookup and a
+    short frame walk per call. When no watch is active nothing is patched: zero cost.
+
+What one call costs
+    Each call is attributed to its *call site*: the innermost frame outside torch and nllhint (the
+    user's line, also inside their own functions and ``nn.Module`` classes), keyed by code object and
+    instruction, so a 1000-step loop is one site with a count. The audits (``nllhint.audit``) run on the
+    first ``sample`` calls of a site and then on calls 16, 64, 256, 1024, ...: 6 examinations in 1000
+    calls. An examination asks for evidence cheapest first: metadata, then ``grad_fn`` provenance, then
+    bounded value reads (``nllhint.probe.describe``) only when an audit needs them, and only in the first
+    ``sample`` examinations of a site (and on the call where the loss first turns NaN/Inf): what a
+    tensor *is* (probabilities, logits, class indices) does not change from batch to batch. Between
+    examinations a call costs the wrapper plus, for a CPU scalar loss, one ``.item()`` to catch the first
+    NaN/Inf loss. On accelerators no value is read per call (no device synchronisation): the NaN check is
+    queued on the device (``isfinite(loss).all()`` folded into a flag) and the flag is read once, when
+    the watch ends; examined calls (few, sampled) do read values.
+
+What it never does
+    The original function is called with the original arguments and its result object is returned
+    unchanged; exceptions from it propagate untouched. Checks run after the call, under
+    ``torch.no_grad()`` with torch-function subclasses disabled, draw no random numbers and keep no tensor,
+    frame or exception (a report holds strings only). An exception inside a check is swallowed
+    (``NLLHINT_DEBUG=1`` raises it). Inside ``torch.compile`` / ``torch.export`` tracing
+    (``torch.compiler.is_compiling()``) the wrapper calls straight through, so dynamo inlines the original
+    and nllhint adds no graph break; those calls are not checked. Meta tensors are checked from shapes
+    and ``grad_fn`` only ("values unavailable").
+
+What can still differ (documented trade-offs)
+    * A warning that torch raises from inside a loss with ``stacklevel=2`` (MSELoss's "Using a target
+      size ... different to the input size", KLDivLoss's ``reduction='mean'``) names the wrapper's line
+      instead of the caller's. Catching and re-issuing it would need ``warnings.catch_warnings``, which
+      is not thread-safe and resets every once-per-location warning registry; the watch leaves warnings
+      alone instead (they still show, once per location, with the same text).
+    * A function compiled with ``torch.compile`` before the watch is recompiled once the first time it
+      runs inside one (dynamo guards on ``F.<loss>``); the wrappers are reused across watches, so a
+      session toggling ``%losscheck`` costs at most that one extra cache entry. TorchScript compiles the
+      original (the wrapper carries ``__wrapped__`` and ``torch.nn.functional``'s globals).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+import os
+import sys
+import threading
+import types
+from dataclasses import dataclass, field
+
+from .finding import SEVERITIES, Finding
+
+__all__ = ["watch", "Watch", "LossReport", "SiteReport", "LOSS_NAMES"]
+
+# The losses of torch.nn.functional that are watched (functions missing from a torch version are skipped).
+LOSS_NAMES = (
+    "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
+    "ctc_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "poisson_nll_loss",
+    "gaussian_nll_loss", "margin_ranking_loss", "hinge_embedding_loss", "multilabel_margin_loss",
+    "soft_margin_loss", "multilabel_soft_margin_loss", "cosine_embedding_loss", "multi_margin_loss",
+    "triplet_margin_loss", "triplet_margin_with_distance_loss", "linear_cross_entropy",
+)
+DEFAULT_SAMPLE = 3
+AUDIT_AT = frozenset(4 ** k for k in range(2, 16))  # after the first calls: calls 16, 64, 256, 1024, ...
+MAX_MODULES = 20_000  # modules whose globals are scanned for directly imported loss functions
+MAX_GLOBALS = 100_000  # skip a module with more globals than this
+QUEUE_DEVICES = frozenset({"cuda", "xpu", "mps", "hpu", "privateuseone"})
+# Top-level packages whose globals never hold a user's loss function (pure speed; swapping is by identity).
+_SKIP_PACKAGES = frozenset({
+    "torch", "nllhint", "IPython", "ipykernel", "jupyter_client", "jupyter_core", "traitlets", "zmq",
+    "tornado", "prompt_toolkit", "pygments", "numpy", "rich", "executing", "stack_data", "asttokens",
+    "pure_eval", "parso", "jedi", "_pytest", "pytest", "pluggy", "hypothesis", "sympy", "mpmath",
+    "typing_extensions", "jinja2", "markupsafe", "filelock", "fsspec", "networkx", "debugpy", "psutil",
+    "nbclient", "nbformat", "jsonschema", "attr", "attrs", "platformdirs", "wcwidth", "decorator",
+})
+
+_NLLHINT_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+SEVERITY_RANK = {name: i for i, name in enumerate(SEVERITIES)}  # error 0, warning 1, info 2
+_OPTION_TYPES = (int, float, str, bool, type(None))
+
+
+# --- patching --------------------------------------------------------------------------------------------
+
+class _Patches:
+    """The process-wide patch state. Wrappers are made once per function and reused by every watch
+    (so ``torch.compile`` sees at most two versions of ``F.<loss>``, never a new object per cell)."""
+
+    def __init__(self):
+        self.lock = threading.RLock()
+        self.depth = 0
+        self.originals: dict[str, object] = {}
+        self.wrappers: dict[str, object] = {}
+        self.swapped: list[tuple[dict, str, object, object]] = []  # (namespace, key, original, wrapper)
+
+    def wrapper_for(self, name: str, original):
+        wrapper = self.wrappers.get(name)
+        if wrapper is None or getattr(wrapper, "__wrapped__", None) is not original:
+            wrapper = _make_wrapper(name, original)
+            self.wrappers[name] = wrapper
+        return wrapper
+
+    def acquire(self) -> None:
+        with self.lock:
+            self.depth += 1
+            if self.depth > 1:
+                return
+            import torch.nn.functional as F
+
+            self.originals = {}
+            for name in LOSS_NAMES:
+                current = getattr(F, name, None)
+                if current is None:
+                    continue
+                original = getattr(current, "__nllhint_original__", current)  # a wrapper left behind
+                self.originals[name] = original
+                setattr(F, name, self.wrapper_for(name, original))
+            table = {id(orig): (orig, self.wrappers[name]) for name, orig in self.originals.items()}
+            self.swapped = _swap(_namespaces(changed_only=True), table)
+
+    def release(self) -> None:
+        with self.lock:
+            if self.depth == 0:
+                return
+            self.depth -= 1
+            if self.depth > 0:
+                return
+            import torch.nn.functional as F
+
+            for name, original in self.originals.items():
+                if getattr(F, name, None) is self.wrappers.get(name):
+                    setattr(F, name, original)
+            for space, key, original, wrapper in self.swapped:
+                try:
+                    if space.get(key) is wrapper:
+                        space[key] = original
+                except Exception:
+                    pass
+            # Names bound to a wrapper while the watch ran (an import inside the cell): put the original.
+            table = {id(orig): (orig, orig) for orig in self.originals.values()}  # hits, left as they are
+            table.update({id(w): (w, w.__nllhint_original__) for w in self.wrappers.values()})
+            _swap(_namespaces(changed_only=True), table)
+            self.swapped = []
+
+
+_PATCHES = _Patches()
+_ACTIVE: list["Watch"] = []  # innermost watch last; calls are recorded by the innermost one
+_MODULE_DICTS: list = [0, []]  # [len(sys.modules) when listed, module dicts worth scanning]
+_CLEAN_SIZES: dict[int, int] = {}  # id(module dict) -> its size when a scan found nothing in it
+
+
+def _namespaces(changed_only: bool = False) -> list[dict]:
+    """Dictionaries that may hold a directly imported loss function: the IPython user namespace,
+    ``__main__`` and loaded non-stdlib, non-torch modules (bounded).
+
+    With ``changed_only``, module dicts that held nothing at their last scan and have not changed size
+    since are left out (the user namespace and ``__main__`` are always included): a module that rebinds
+    an existing global to a loss function after it was scanned is missed, which costs a miss, not a bug.
+    """
+    seen: set[int] = set()
+    spaces: list[dict] = []
+
+    def add(d, always=False):
+        if not isinstance(d, dict) or id(d) in seen or len(d) > MAX_GLOBALS:
+            return
+        seen.add(id(d))
+        if changed_only and not always and _CLEAN_SIZES.get(id(d)) == len(d):
+            return
+        spaces.append(d)
+
+    ipython = sys.modules.get("IPython")
+    if ipython is not None:
+        try:
+            shell = ipython.get_ipython()
+        except Exception:
+            shell = None
+        if shell is not None:
+            add(getattr(shell, "user_ns", None), True)
+            add(getattr(shell, "user_global_ns", None), True)
+    main = sys.modules.get("__main__")
+    if isinstance(main, types.ModuleType):
+        add(main.__dict__, True)
+    if _MODULE_DICTS[0] != len(sys.modules):
+        stdlib = getattr(sys, "stdlib_module_names", frozenset())
+        found = []
+        for count, (name, module) in enumerate(list(sys.modules.items())):
+            if count >= MAX_MODULES:
+                break
+            top = name.partition(".")[0]
+            if top in _SKIP_PACKAGES or top in stdlib or top.startswith("_"):
+                continue
+            if isinstance(module, types.ModuleType):
+                found.append(module.__dict__)
+        _MODULE_DICTS[:] = [len(sys.modules), found]
+        live = {id(d) for d in found}
+        for key in [k for k in _CLEAN_SIZES if k not in live]:
+            del _CLEAN_SIZES[key]
+    for d in _MODULE_DICTS[1]:
+        add(d)
+    return spaces
+
+
+def _swap(spaces: list[dict], table: dict) -> list[tuple[dict, str, object, object]]:
+    """Replace values that are keys of ``table`` (by identity) with their partner; remember clean dicts."""
+    done = []  # (namespace, key, old value, new value)
+    for space in spaces:
+        try:
+            hits = [(k, v) for k, v in list(space.items()) if id(v) in table]
+        except Exception:
+            continue
+        if not hits:
+            _CLEAN_SIZES[id(space)] = len(space)
+            continue
+        _CLEAN_SIZES.pop(id(space), None)
+        for key, value in hits:
+            old, new = table[id(value)]
+            if value is old and new is not old:
+                space[key] = new
+                done.append((space, key, old, new))
+    return done
+
+
+def _make_wrapper(name: str, original):
+    """A pass-through for ``original`` that reports to the innermost active watch.
+
+    The wrapper refers to nothing global: it is a closure rebuilt with ``torch.nn.functional``'s globals
+    and ``__wrapped__`` set, so TorchScript (which compiles ``__wrapped__``'s source with the function's
+    globals) scripts a model calling ``F.<loss>`` during a watch exactly as without it.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    def build(original, name, is_compiling, getframe, active, tensor_type, isfinite, audit_at, kinds,
+              classify, user, skip):
+        def wrapper(*args, **kwargs):
+            __tracebackhide__ = True  # noqa: F841  (IPython hides this frame in tracebacks)
+            if is_compiling() or not active:  # dynamo inlines the original: no graph break from us
+                return original(*args, **kwargs)
+            try:  # find and count the call site: the innermost frame outside torch and nllhint
+                watch = active[-1]
+                frame = getframe(1)
+                child = None
+                while frame is not None:
+                    kind = kinds.get(id(frame.f_code))  # by id: hashing a code object hashes its bytecode
+                    if kind is None:
+                        kind = classify(frame.f_code)
+                    if kind is user:
+                        break
+                    if kind is skip:  # a loss called by torch.nn.functional itself, or FX-compiled code
+                        frame = None
+                        break
+                    child = frame
+                    frame = frame.f_back
+                site = None
+                if frame is not None:
+                    site = watch._sites.get((id(frame.f_code), frame.f_lasti))
+                    if site is None:
+                        site = watch._new_site(name, frame, child)
+                    site.calls += 1
+            except Exception:
+                site = None
+            if site is None:
+                return original(*args, **kwargs)
+            try:
+                result = original(*args, **kwargs)
+            except BaseException:
+                site.raised += 1
+                raise
+            n = site.calls
+            if n <= site.sample or n in audit_at:  # the first calls, then 16, 64, 256, ...: audit
+                watch._examine_safely(site, original, args, kwargs, result)
+            elif site.scalar_cpu:  # between audits: catch the first NaN/Inf loss (CPU: no sync)
+                if type(result) is tensor_type:
+                    try:
+                        finite = isfinite(result.item())
+                    except Exception:
+                        finite = site.scalar_cpu = False
+                    if not finite:
+                        watch._examine_safely(site, original, args, kwargs, result)
+            elif site.queue:  # accelerators: fold the check into a device flag, read at the end
+                watch._queue_safely(site, result)
+            return result
+
+        return wrapper
+
+    inner = build(original, name, torch.compiler.is_compiling, sys._getframe, _ACTIVE, torch.Tensor,
+                  math.isfinite, AUDIT_AT, _INTERNAL, _classify, _USER, _SKIP)
+    wrapper = types.FunctionType(inner.__code__, F.__dict__, name, inner.__defaults__, inner.__closure__)
+    functools.update_wrapper(wrapper, original)
+    wrapper.__nllhint_original__ = original
+    return wrapper
+
+
+# --- the watch -------------------------------------------------------------------------------------------
+
+_INTERNAL: dict[int, str] = {}  # id(code object) -> _USER, _WALK or _SKIP
+_CODES: list = []  # the code objects classified (code objects are small; no frames, no tensors)
+
+
+@functools.lru_cache(maxsize=1)
+def _lazy():
+    """nllhint modules used per examined call, imported once (an import statement costs per call)."""
+    from .audit import LossCall, run
+    from .context import location_of
+    from .probe import describe
+
+    return types.SimpleNamespace(LossCall=LossCall, run=run, location_of=location_of, describe=describe)
+
+
+_TORCH_DIR: str | None = None
+_FUNCTIONAL_FILE: str | None = None
+
+
+def _dirs() -> None:
+    global _TORCH_DIR, _FUNCTIONAL_FILE
+    if _TORCH_DIR is None:
+        import torch
+
+        _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
+        _FUNCTIONAL_FILE = os.path.join(_TORCH_DIR, "nn", "functional.py")
+
+
+_USER, _WALK, _SKIP = "user", "walk", "skip"
+
+
+def _classify(code) -> str:
+    """Is a frame the user's (a call site), torch's or nllhint's (walk past it), or one whose loss calls
+    are not the user's (``torch/nn/functional.py`` itself, FX code generated by ``torch.compile``)?"""
+    filename = code.co_filename
+    if filename == _FUNCTIONAL_FILE or filename.startswith("<eval_with_key"):
+        kind = _SKIP
+    elif filename.startswith(_TORCH_DIR) or filename.startswith(_NLLHINT_DIR):
+        kind = _WALK
+    else:
+        kind = _USER
+    if len(_INTERNAL) > 50_000:
+        _INTERNAL.clear()
+        _CODES.clear()
+    _INTERNAL[id(code)] = kind
+    _CODES.append(code)  # keeps every id in _INTERNAL pointing at the same code object
+    return kind
+
+
+@dataclass
+class _Site:
+    """A call site while the watch runs. Holds no tensor (the device flag is a one-element tensor of ours)."""
+
+    order: int
+    loss: str
+    label: str
+    module: str | None
+    location: str
+    expression: str
+    call: object = None  # source.UserCall: strings and offsets only
+    calls: int = 0
+    sample: int = DEFAULT_SAMPLE
+    examined: int = 0
+    raised: int = 0
+    scalar_cpu: bool = False
+    queue: bool = False
+    pending: object = None
+    nonfinite: bool = False
+    findings: dict = field(default_factory=dict)  # code -> [Finding, first call, times seen]
+    notes: list = field(default_factory=list)
+    code: object = None  # the call site's code object, while the watch runs
+    source: tuple | None = None  # (AST call node, executing.Source, filename, params, line): no frame
+    signature: tuple | None = None  # metadata of the last examined call
+    _call_done: bool = False
+
+    def user_call(self):
+        """The user's call (names, rewrites), built on first use: most sites never need it."""
+        if not self._call_done:
+            self._call_done = True
+            if self.source is not None:
+                node, source, filename, params, lineno = self.source
+                self.expression, self.call = _describe_call(node, source, filename, params, lineno)
+                self.source = None
+        return self.call
+
+    def text(self) -> str:
+        self.user_call()
+        return self.expression
+
+
+@dataclass(frozen=True)
+class SiteReport:
+    """One row of the report: where a loss was called, how often, and what was found there."""
+
+    location: str  # "cell [4], line 3" or "train.py:17"
+    expression: str  # the call as the user wrote it: "criterion(model(x), y)"
+    loss: str  # "CrossEntropyLoss" or "F.cross_entropy"
+    calls: int
+    examined: int
+    findings: tuple[Finding, ...] = ()
+    first_seen: tuple[int, ...] = ()  # for each finding, the call number where it first showed
+    notes: tuple[str, ...] = ()
+
+
+class LossReport:
+    """What a watch saw. ``str(report)`` is the printable report; ``report.findings`` the findings.
+
+    While the watch runs, the properties show the calls so far; after it ends they are fixed (plain
+    strings, no tensors).
+    """
+
+    def __init__(self, watch: "Watch"):
+        self._watch: Watch | None = watch
+        self._sites: tuple[SiteReport, ...] = ()
+
+    @property
+    def sites(self) -> tuple[SiteReport, ...]:
+        return self._watch._snapshot() if self._watch is not None else self._sites
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for site in self.sites for f in site.findings]
+
+    @property
+    def calls(self) -> int:
+        return sum(site.calls for site in self.sites)
+
+    def summary(self) -> str:
+        """One line: ``3 loss calls at 1 site, no problems found``."""
+        sites = self.sites
+        calls = sum(s.calls for s in sites)
+        if not calls:
+            return "no loss calls seen"
+        head = f"{_plural(calls, 'loss call')} at {_plural(len(sites), 'site')}"
+        counts = {}
+        for f in (f for s in sites for f in s.findings):
+            counts[f.severity] = counts.get(f.severity, 0) + 1
+        if not counts:
+            return f"{head}, no problems found"
+        words = {"error": "error", "warning": "warning", "info": "note"}
+        parts = [_plural(counts[sev], words[sev]) for sev in SEVERITIES if counts.get(sev)]
+        return f"{head}: " + ", ".join(parts)
+
+    def render(self, *, color: bool = False, width: int = 100, brief: bool = False) -> str:
+        """The report as text: a summary line, then one row per call site with its findings."""
+        return _render(self, color=color, width=width, brief=brief)
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def __repr__(self) -> str:
+        return f"<nllhint LossReport: {self.summary()}>"
+
+    def __bool__(self) -> bool:  # "if report:" -> were there findings
+        return bool(self.findings)
+
+    def _freeze(self, sites: tuple[SiteReport, ...]) -> None:
+        self._sites = sites
+        self._watch = None
+
+
+class Watch:
+    """Context manager behind ``nllhint.watch()``. Entering patches the losses (once for nested
+    watches); leaving restores them and freezes the report. Calls go to the innermost active watch."""
+
+    def __init__(self, *, sample: int = DEFAULT_SAMPLE, values: bool = True, min_severity: str = "info"):
+        if min_severity not in SEVERITIES:
+            raise ValueError(f"min_severity must be one of {SEVERITIES}, not {min_severity!r}")
+        self.sample = max(1, int(sample))
+        self.values = bool(values)
+        self.min_severity = min_severity
+        self.report = LossReport(self)
+        self._sites: dict = {}
+        self._running = False
+        self._done = False
+
+    # --- lifetime -----------------------------------------------------------------------------------------
+    def start(self) -> LossReport:
+        if self._running or self._done:
+            raise RuntimeError("a watch can be started once")
+        _dirs()
+        _PATCHES.acquire()
+        _ACTIVE.append(self)
+        self._running = True
+        return self.report
+
+    def stop(self) -> LossReport:
+        if not self._running:
+            return self.report
+        self._running = False
+        self._done = True
+        try:
+            _ACTIVE.remove(self)
+        except ValueError:
+            pass
+        _PATCHES.release()
+        try:
+            self._read_pending()
+            self.report._freeze(self._snapshot())
+        except Exception:
+            if os.environ.get("NLLHINT_DEBUG"):
+                raise
+            self.report._freeze(())
+        self._sites = {}
+        return self.report
+
+    def __enter__(self) -> LossReport:
+        return self.start()
+
+    def __exit__(self, *exc) -> bool:
+        self.stop()
+        return False
+
+    # --- per call -----------------------------------------------------------------------------------------
+    def _examine_safely(self, site: _Site, original, args, kwargs, result) -> None:
+        __tracebackhide__ = True  # noqa: F841
+        try:
+            self._examine(site, original, args, kwargs, result)
+        except Exception:
+            if os.environ.get("NLLHINT_DEBUG"):
+                raise
+
+    def _queue_safely(self, site: _Site, result) -> None:
+        try:
+            self._queue(site, result)
+        except Exception:
+            site.queue = False
+            if os.environ.get("NLLHINT_DEBUG"):
+                raise
+
+    def _new_site(self, name: str, frame, child) -> _Site:
+        """Describe a call site the first time a loss is called there (the only frame inspection)."""
+        site = self._describe_site(name, frame, child)
+        site.sample = self.sample
+        site.code = frame.f_code  # keeps the id in the key valid
+        self._sites[(id(frame.f_code), frame.f_lasti)] = site
+        return site
+
+    def _describe_site(self, name: str, frame, child) -> _Site:
+        import torch
+
+        location_of = _lazy().location_of
+        module = None
+        params = None
+        if child is not None and child.f_code.co_name in ("_wrapped_call_impl", "_call_impl"):
+            owner = child.f_locals.get("self")
+            if isinstance(owner, torch.nn.Module):
+                module = type(owner).__name__
+                params = _module_params(type(owner), name)
+        elif child is None:
+            params = _functional_params(name)
+        filename = frame.f_code.co_filename
+        lineno = frame.f_lineno
+        node, source = _call_node(frame)
+        site = _Site(order=len(self._sites), loss=name, label=module or f"F.{name}", module=module,
+                     location=location_of(filename, lineno), expression="")
+        site.source = (node, source, filename, params, lineno)  # parsed lazily: see _Site.call
+        return site
+
+    def _examine(self, site: _Site, original, args, kwargs, result) -> None:
+        """Run the audits on this call: the only place values may be read (bounded, sampled calls)."""
+        import torch
+
+        lazy = _lazy()
+        site.examined += 1
+        with torch.no_grad(), torch._C.DisableTorchFunctionSubclass():
+            bound = _bind(site.loss, original, args, kwargs)
+            options = {k: v for k, v in bound.items() if type(v) in _OPTION_TYPES}
+            tensors = {k: v for k, v in bound.items() if k not in options and isinstance(v, torch.Tensor)}
+            # Values are read in a site's first examinations (what a tensor is does not change from batch
+            # to batch) and when the loss turned NaN/Inf; later ones re-check metadata and grad_fn only.
+            finite, facts, value = self._result_state(site, result)
+            read = self.values and (site.examined <= self.sample or finite is False)
+            signature = _signature_of(tensors, options)
+            if not read and signature == site.signature:
+                return  # same shapes, dtypes, producers and options as the last audit: same answers
+            site.signature = signature
+            call = lazy.LossCall(loss=site.loss, module=site.module, options=options, user=None,
+                                 step=site.calls, read_values=read, _tensors=tensors)
+            call.site_call = site.user_call
+            if not read:
+                call.why_no_values = "values read in earlier calls only"
+            unreadable = _why_unreadable(tensors)
+            if unreadable and not any(unreadable in note for note in site.notes):
+                site.notes.append(f"values unavailable ({unreadable}): checked from shapes and grad_fn only")
+            if site.examined == 1:
+                self._classify_result(site, result)
+            call.result_finite, call.result_facts, call.result_value = finite, facts, value
+            try:
+                for item, hint in lazy.run(call):
+                    self._add(site, item, hint, call)
+            finally:
+                call.close()
+            if call.result_finite is False:
+                site.nonfinite = True
+                site.scalar_cpu = site.queue = False  # found: no more per-call checks at this site
+
+    def _classify_result(self, site: _Site, result) -> None:
+        import torch
+
+        if type(result) is not torch.Tensor:
+            return
+        kind = result.device.type
+        wrapped = torch._C._functorch.is_functorch_wrapped_tensor(result)
+        if wrapped:
+            return
+        if kind == "cpu" and result.dim() == 0:
+            site.scalar_cpu = True
+        elif kind in QUEUE_DEVICES and self.values:
+            site.queue = True
+
+    def _result_state(self, site: _Site, result):
+        """(finite?, facts, scalar value) for the loss value; Nones when its values may not be read."""
+        import torch
+
+        if not self.values or not isinstance(result, torch.Tensor):
+            return None, None, None
+        if torch._C._functorch.is_functorch_wrapped_tensor(result):
+            return None, None, None
+        describe = _lazy().describe
+        if result.device.type == "cpu" and result.numel() == 1 and type(result) is torch.Tensor:
+            value = result.detach().reshape(()).item()
+            return math.isfinite(value), None, value
+        if result.device.type != "cpu" and site.examined > self.sample:
+            return None, None, None  # accelerators: later calls are covered by the queued device flag
+        facts = describe(result)
+        if not facts.values:
+            return None, None, None
+        return not (facts.has_nan or facts.has_inf), facts, None
+
+    def _queue(self, site: _Site, result) -> None:
+        """Accelerators: fold ``not isfinite(loss).all()`` into a device flag; read once at the end."""
+        import torch
+
+        if type(result) is not torch.Tensor:
+            return
+        with torch.no_grad():
+            flag = torch.isfinite(result).all().logical_not()
+            site.pending = flag if site.pending is None else site.pending.logical_or(flag)
+
+    def _read_pending(self) -> None:
+        from .audit.numeric import queued_nonfinite
+
+        for site in self._sites.values():
+            if site.pending is None:
+                continue
+            try:
+                bad = bool(site.pending)  # the one device synchronisation of the watch, per site
+            finally:
+                site.pending = None
+            if bad and "NLH902" not in site.findings:
+                hint = queued_nonfinite(site.label, site.text())
+                finding = Finding(code="NLH902", category="nan-inf", severity="error", title=hint.title,
+                                  message=hint.message, location=site.location)
+                site.findings["NLH902"] = [finding, None, 1]
+
+    def _add(self, site: _Site, item, hint, call) -> None:
+        entry = site.findings.get(item.code)
+        if entry is not None:
+            entry[2] += 1
+            return
+        evidence = hint.evidence if hint.evidence is not None else _evidence(call)
+        finding = Finding(code=item.code, category=item.category, severity=item.severity, title=hint.title,
+                          message=hint.message, fix=hint.fix, evidence=evidence, location=site.location)
+        site.findings[item.code] = [finding, call.step, 1]
+
+    def _snapshot(self) -> tuple[SiteReport, ...]:
+        limit = SEVERITY_RANK[self.min_severity]
+        rows = []
+        for site in sorted(self._sites.values(), key=lambda s: s.order):
+            entries = [e for e in site.findings.values() if SEVERITY_RANK[e[0].severity] <= limit]
+            entries.sort(key=lambda e: (SEVERITY_RANK[e[0].severity], e[0].code))
+            notes = list(site.notes)
+            if site.raised:
+                notes.append(f"{_plural(site.raised, 'call')} raised an error")
+            rows.append(SiteReport(location=site.location, expression=site.text(), loss=site.label,
+                                   calls=site.calls, examined=site.examined,
+                                   findings=tuple(e[0] for e in entries),
+                                   first_seen=tuple(e[1] or 0 for e in entries), notes=tuple(notes)))
+        return tuple(rows)
+
+
+def watch(*, sample: int = DEFAULT_SAMPLE, values: bool = True, min_severity: str = "info") -> Watch:
+    """Watch every loss call in a ``with`` block: ``with nllhint.watch() as report: ...``.
+
+    sample        audit the first ``sample`` calls of each call site, then calls 16, 64, 256, ...
+    values        allow bounded value reads (False: shapes, dtypes and grad_fn only; no device sync at all)
+    min_severity  "info" (everything), "warning" or "error": findings below are left out of the report
+    """
+    return Watch(sample=sample, values=values, min_severity=min_severity)
+
+
+# --- helpers -----------------------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=64)
+def _signature(name: str):
+    import torch.nn.functional as F
+
+    original = _PATCHES.originals.get(name) or getattr(F, name)
+    return inspect.signature(getattr(original, "__nllhint_original__", original))
+
+
+@functools.lru_cache(maxsize=64)
+def _binder(name: str):
+    """(positional names, keyword-only names, defaults) of a loss, for a fast bind of plain calls."""
+    sig = _signature(name)
+    positional = tuple(p.name for p in sig.parameters.values()
+                       if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+    keyword = frozenset(p.name for p in sig.parameters.values() if p.kind == p.KEYWORD_ONLY)
+    defaults = {p.name: p.default for p in sig.parameters.values() if p.default is not p.empty}
+    simple = all(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+                 for p in sig.parameters.values())
+    return positional, keyword, defaults, simple
+
+
+def _bind(name: str, original, args, kwargs) -> dict:
+    """The call's arguments by parameter name, defaults filled in ({} when they do not bind)."""
+    try:
+        positional, keyword, defaults, simple = _binder(name)
+        if simple and len(args) <= len(positional):
+            bound = dict(defaults)
+            bound.update(zip(positional, args))
+            for key, value in kwargs.items():
+                if key not in keyword and key not in positional:
+                    return {}
+                bound[key] = value
+            return bound
+        found = _signature(name).bind(*args, **kwargs)
+    except (TypeError, ValueError, AttributeError):
+        return {}
+    found.apply_defaults()
+    return dict(found.arguments)
+
+
+def _functional_params(name: str) -> list[str]:
+    try:
+        sig = _signature(name)
+    except (TypeError, ValueError, AttributeError):
+        return []
+    return [p.name for p in sig.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def _module_params(cls, name: str) -> list[str]:
+    """The module's forward parameters, renamed to the functional's where they differ."""
+    from .source import positional_params
+
+    forward = positional_params(cls.forward)
+    loss = _functional_params(name)
+    return [p if p in loss or not loss else (loss[i] if i < len(loss) else p) for i, p in enumerate(forward)]
+
+
+def _call_node(frame):
+    """The AST node of the call running in ``frame`` and its ``executing.Source`` (both cached by
+    executing per file), or ``(None, None)``. No frame is kept."""
+    import ast
+
+    try:
+        import executing
+
+        ex = executing.Source.executing(frame)
+        node = ex.node
+        while node is not None and not isinstance(node, ast.Call):
+            node = getattr(node, "parent", None)
+            if isinstance(node, ast.stmt):
+                node = None
+        return (node, ex.source) if node is not None else (None, None)
+    except Exception:
+        return None, None
+
+
+def _describe_call(node, source, filename: str, params, lineno: int):
+    """(the call as written, one line, or the source line; a source.UserCall for names and fixes)."""
+    import linecache
+
+    text = None
+    call = None
+    if node is not None:
+        try:
+            from .source import _segment, user_call
+
+            source_text = source.text  # (ast.get_source_segment splits a whole file char by char)
+            text = _segment(source_text, source_text.splitlines(keepends=True), node, 0)[0]
+            if params is not None:
+                call = user_call(node, source, filename, list(params))
+        except Exception:
+            pass
+    if not text:
+        text = linecache.getline(filename, lineno).strip() or "?"
+    text = " ".join(text.split())
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return text, call
+
+
+def _signature_of(tensors: dict, options: dict) -> tuple:
+    """What the metadata-only audits depend on: shapes, dtypes, devices, grad_fn names and options."""
+    parts = []
+    for name, t in tensors.items():
+        fn = t.grad_fn
+        parts.append((name, tuple(t.shape), t.dtype, t.device, type(fn).__name__ if fn is not None else None))
+    return tuple(parts), tuple(sorted((k, repr(v)) for k, v in options.items()))
+
+
+def _why_unreadable(tensors: dict) -> str | None:
+    for t in tensors.values():
+        try:
+            if t.device.type == "meta":
+                return "meta tensors"
+            name = type(t).__name__
+            if name in ("FakeTensor", "FunctionalTensor"):
+                return "traced tensors"
+        except Exception:
+            return "unreadable tensors"
+    return None
+
+
+def _evidence(call) -> tuple[str, ...]:
+    """One line per main tensor of the call, from what is already known (no new value read)."""
+    lines = []
+    names = [n for n in ("input", "log_probs", "target", "targets") if call.has(n)]
+    shown = [(call.name(n), n) for n in names]
+    width = min(max((len(e) for e, _ in shown), default=0), 24)
+    for expr, name in shown:
+        cached = [f for (n, _), f in call._facts.items() if n == name]
+        if cached:
+            summary = cached[0].summary()
+        else:
+            shape = ", ".join(map(str, call.shape(name) or ()))
+            summary = f"{call.dtype(name)}[{shape}]"
+            origin = call.origin(name)
+            if origin.known:
+                summary += f" from {origin.words}"
+        lines.append(f"{expr[:40]:<{width}}  {summary}")
+    return tuple(lines)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+# --- rendering ---------------------------------------------------------------------------------------------
+
+SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan"}
+
+
+def _render(report: LossReport, *, color: bool, width: int, brief: bool) -> str:
+    import io
+
+    from rich.console import Console
+    from rich.padding import Padding
+    from rich.text import Text
+
+    if os.environ.get("NO_COLOR"):
+        color = False
+    out = io.StringIO()
+    console = Console(file=out, width=max(40, width), force_terminal=color, no_color=not color,
+                      color_system="standard" if color else None, force_jupyter=False,
+                      force_interactive=False, highlight=False, soft_wrap=False, emoji=False)
+    sites = report.sites
+    head = Text()
+    head.append("nllhint losscheck: ", style="bold magenta")
+    head.append(report.summary(), style="bold" if report.findings else "")
+    console.print(head)
+    if not report.findings and not any(s.notes for s in sites):
+        return _finish(out)
+    for site in sites:
+        row = Text()
+        row.append(site.location, style="dim")
+        row.append("  ")
+        row.append(site.expression, style="bold")
+        row.append(f"  {site.loss}, {_plural(site.calls, 'call')}", style="dim")
+        if not site.findings:
+            row.append("  ok", style="green")
+        console.print(Padding(row, (0, 0, 0, 2)))
+        for note in site.notes:
+            console.print(Padding(Text(note, style="dim"), (0, 0, 0, 4)))
+        for finding, first in zip(site.findings, site.first_seen):
+            line = Text()
+            line.append(f"{finding.severity} {finding.code}", style=SEVERITY_STYLE.get(finding.severity, "bold"))
+            line.append(f" [{finding.category}] ", style="magenta")
+            line.append(finding.title)
+            console.print(Padding(line, (0, 0, 0, 4)))
+            if not brief:
+                when = (f" (first at call {first})" if first and first > 1
+                        and f"call {first}" not in finding.title + finding.message else "")
+                console.print(Padding(Text(finding.message + when), (0, 0, 0, 6)))
+            if finding.fix:
+                fix = Text("fix: ", style="dim")
+                fix.append(finding.fix, style="green")
+                console.print(Padding(fix, (0, 0, 0, 6)))
+    return _finish(out)
+
+
+def _finish(out) -> str:
+    return "\n".join(line.rstrip() for line in out.getvalue().rstrip("\n").splitlines())
