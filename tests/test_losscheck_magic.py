@@ -264,3 +264,20 @@ def test_loss_inside_a_users_module_file(ipython, tmp_path, monkeypatch):
     import sys
 
     assert not hasattr(sys.modules["mytrain"].cross_entropy, "__nllhint_original__")
+
+
+def test_a_diverged_model_is_named_as_where_the_nan_came_from(ipython):
+    ipython.run("""
+        import torch, torch.nn as nn, torch.nn.functional as F
+        model = nn.Linear(4, 3)
+        with torch.no_grad():
+            model.weight.fill_(float("nan"))   # what a diverged training run leaves behind
+        x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+    """)
+    run = ipython.run("""
+        %%losscheck
+        loss = F.cross_entropy(model(x), y)
+    """)
+    assert "NLH902" in run.out
+    assert "`model(x)` held NaN" in run.out
+    assert "from finite inputs" not in run.out

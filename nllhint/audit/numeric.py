@@ -81,8 +81,8 @@ def nonfinite_loss(call: LossCall) -> Hint | None:
         return None
     bad = []
     for name in ("input", "log_probs", "target", "targets", "weight", "pos_weight"):
-        facts = call.values(name, class_dim=-1 if name == "log_probs" else None)
-        if facts is not None and (facts.has_nan or facts.has_inf):
+        facts = call.facts(name, class_dim=-1 if name == "log_probs" else None)  # all-NaN has no min
+        if facts is not None and facts.values and (facts.has_nan or facts.has_inf):
             bad.append((name, "NaN" if facts.has_nan else "Inf"))
     if call.result_finite is not False and not bad:
         return None
