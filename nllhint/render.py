@@ -31,7 +31,7 @@ def render(findings: list[Finding], *, color: bool = False, width: int = 100, br
         head.append(f"{finding.code} ", style=SEVERITY_STYLE.get(finding.severity, "bold"))
         head.append(f"[{finding.category}] ", style="magenta")
         head.append(finding.title, style="bold")
-        console.print(head)
+        _hanging(console, head)
         if not brief:
             _indented(console, finding.message)
             if finding.evidence:
@@ -45,6 +45,14 @@ def render(findings: list[Finding], *, color: bool = False, width: int = 100, br
         if finding.location and not brief:
             console.print(Text(f"  at {finding.location} · nllhint rules {finding.code}", style="dim"))
     return "\n".join(line.rstrip() for line in out.getvalue().rstrip("\n").splitlines())
+
+
+def _hanging(console, text) -> None:
+    """Print ``text`` wrapped to the console, continuation lines indented under the first."""
+    from rich.text import Text
+
+    for i, line in enumerate(text.wrap(console, console.width - 2)):
+        console.print(Text("  ") + line if i else line)
 
 
 def _indented(console, text: str, indent: int = 2, style: str | None = None) -> None:
