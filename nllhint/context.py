@@ -63,7 +63,7 @@ class LossContext:
     grad_enabled: bool | None = None
     graph: tuple[str, ...] = ()  # backward errors: the first autograd node names from the loss, breadth-first
     graph_edges: tuple[tuple[str, str], ...] = ()  # backward errors: (node, its input node) names, same walk
-    graph_results: dict[str, TensorFacts] = field(default_factory=dict)  # saved outputs of softmax/sigmoid nodes
+    graph_results: dict[str, TensorFacts] = field(default_factory=dict)  # "Parent>SoftmaxBackward0": its output
     _user_frame: object = field(default=None, repr=False)
     _input_params: frozenset = field(default=frozenset(), repr=False)  # id()s of parameters behind the input
 
@@ -507,24 +507,31 @@ RESULT_NODES = ("SoftmaxBackward0", "SigmoidBackward0")  # nodes that save their
 def _graph_edges(ctx: LossContext, grad_fn, limit: int = 24) -> None:
     """``ctx.graph_edges`` and ``ctx.graph_results`` from the first ``limit`` nodes (breadth-first).
 
-    A saved result is read only if the node has not run yet (a backward that failed above it keeps it).
+    Saved results are keyed by edge, ``"LogBackward0>SoftmaxBackward0"``, and read only if the node has not
+    run yet (a backward that failed above it keeps them).
     """
-    edges, queue, seen = [], [grad_fn], set()
+    edges, queue, seen, read = [], [grad_fn], set(), {}
     while queue and len(seen) < limit:
         node = queue.pop(0)
         if node is None or id(node) in seen:
             continue
         seen.add(id(node))
         name = type(node).__name__
-        if name in RESULT_NODES and name not in ctx.graph_results:
-            try:
-                ctx.graph_results[name] = describe(node._saved_result, read_values=ctx.values_readable)
-            except Exception:  # freed after the node ran, or another autograd version
-                pass
         for fn, _ in getattr(node, "next_functions", ()):
-            if fn is not None:
-                edges.append((name, type(fn).__name__))
-                queue.append(fn)
+            if fn is None:
+                continue
+            child = type(fn).__name__
+            edges.append((name, child))
+            queue.append(fn)
+            key = f"{name}>{child}"
+            if child in RESULT_NODES and key not in ctx.graph_results:
+                if id(fn) not in read:
+                    try:
+                        read[id(fn)] = describe(fn._saved_result, read_values=ctx.values_readable)
+                    except Exception:  # freed after the node ran, or another autograd version
+                        read[id(fn)] = None
+                if read[id(fn)] is not None:
+                    ctx.graph_results[key] = read[id(fn)]
     ctx.graph_edges = tuple(edges)
 
 

@@ -66,6 +66,7 @@ class TensorFacts:
     rows_simplex: bool = False  # slices along the class dim are >= 0 and sum to 1 (probabilities/one-hot)
     rows_log_simplex: bool = False  # slices along the class dim have logsumexp 0 (log-probabilities)
     rows_max_sum: float | None = None  # largest row sum along the class dim (multi-hot detection)
+    rows_uniform: bool = False  # every checked row repeats one value (a grey mask saved with 3 equal channels)
     class_dim: int | None = None
     role: str | None = None  # what the call says the tensor is, when that beats what it looks like ("lengths")
     reshaped: tuple | None = None  # (op, input shapes, output shape) of the nearest view / row cat, see reshaped()
@@ -110,6 +111,8 @@ class TensorFacts:
             return "all NaN/Inf"
         if self.ndim >= 2 and self.binary and self.rows_simplex:
             return "one-hot rows"
+        if self.ndim >= 3 and self.binary and self.rows_uniform:
+            return "0/1 mask, same in every channel"
         if self.ndim >= 2 and self.binary and (self.rows_max_sum or 0) > 1:
             return "multi-hot rows"
         if self.is_int:
@@ -359,4 +362,4 @@ def _row_stats(t, class_dim: int) -> dict:
     simplex = bool((rows >= -ATOL).all() and (sums - 1).abs().max() <= ATOL * max(1, width / 100))
     log_simplex = bool((rows <= ATOL).all() and (torch.logsumexp(rows, dim=-1).abs().max() <= 1e-2))
     return {"rows_simplex": simplex and width > 1, "rows_log_simplex": log_simplex and width > 1,
-            "rows_max_sum": float(sums.max())}
+            "rows_max_sum": float(sums.max()), "rows_uniform": width > 1 and bool((rows == rows[..., :1]).all())}

@@ -106,8 +106,32 @@ def test_forward_wrapped_in_no_grad_by_mistake(ipython):
         loss.backward()
     """)
     assert "NLH711" in run.out
-    assert "# outside `with torch.no_grad()`:" in run.out
+    assert "`scores` was computed inside `with torch.no_grad()`" in run.out
+    assert "# move out of `with torch.no_grad()` (line 6):" in run.out
     assert "scores = net(xs)\n    loss = nn.functional.cross_entropy(scores, ys)\n    loss.backward()" in run.out
+
+
+def test_prediction_under_no_grad_while_the_target_rightly_is(ipython):
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        policy_net, target_net = nn.Linear(4, 2), nn.Linear(4, 2)
+        target_net.eval()
+        state, next_state = torch.randn(8, 4), torch.randn(8, 4)
+        action, reward = torch.randint(0, 2, (8, 1)), torch.randn(8)
+        with torch.no_grad():
+            q_values = policy_net(state).gather(1, action).squeeze(1)
+            next_q = target_net(next_state).max(1)[0]
+            expected_q = reward + 0.99 * next_q
+        loss = nn.functional.smooth_l1_loss(q_values, expected_q)
+        loss.backward()
+    """)
+    hint = run.out[run.out.index("nllhint NLH711"):]
+    prose = " ".join(hint.split())
+    assert "`q_values` was computed inside `with torch.no_grad()` (line 6), so `loss` has no grad_fn" in prose
+    assert "(lines 8, 9) compute the target" in prose
+    assert ("# move out of `with torch.no_grad()` (line 7):\n    q_values = policy_net(state).gather(1, action)"
+            ".squeeze(1)\n    loss = nn.functional.smooth_l1_loss(q_values, expected_q)\n    loss.backward()") in hint
+    assert "`loss` was computed inside" not in hint and "<- remove" not in hint and "next_q = " not in hint
 
 
 def test_train_step_decorated_with_no_grad(ipython):
@@ -324,3 +348,35 @@ def test_no_hint_for_a_non_tensor_backward_error(ipython):
     """)
     assert not run.success and "backward through the graph a second time" in run.out
     assert "nllhint" not in run.out
+
+
+def test_argmax_over_bins_against_real_coordinates_gets_a_soft_argmax_not_long(ipython):
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        head = nn.Conv2d(8, 64, 1)                      # 64 coordinate bins per pixel
+        feat = torch.randn(1, 8, 6, 6)
+        output_coor_x = head(feat).squeeze()
+        pred_x = torch.argmax(output_coor_x, dim=0).float() / 63.0 * 2 - 1
+        gt_x = torch.rand(6, 6) * 2 - 1
+        loss = nn.functional.l1_loss(pred_x, gt_x)
+        loss.backward()
+    """)
+    assert "NLH713" in run.out and "most likely line 5" in run.out
+    assert "gt_x.long()" not in run.out and "CrossEntropyLoss()(output_coor_x" not in run.out
+    assert ("pred_x = (torch.softmax(output_coor_x, dim=0) * torch.arange(64.0).view(-1, 1, 1)).sum(0) / 63.0 "
+            "* 2 - 1") in " ".join(run.out.split())
+    assert "binned into int64 indices 0..63" in run.out
+
+
+def test_argmax_against_labels_of_another_shape_gets_no_cross_entropy_rewrite(ipython):
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        model = nn.Linear(6, 4)
+        x = torch.randn(5, 6)
+        scores = torch.rand(5, 4)
+        loss = nn.functional.mse_loss(model(x).argmax(1).float(), scores.sum(1))
+        loss.backward()
+    """)
+    assert "NLH713" in run.out
+    assert "CrossEntropyLoss()(" not in run.out
+    assert "soft-argmax" in run.out

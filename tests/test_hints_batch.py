@@ -346,6 +346,7 @@ def test_mask_saved_as_rgb(ipython):
     ''')
     assert not run.success
     assert "NLH314" in run.out and "masks[:, :1]" in run.out
+    assert "0/1 mask, same in every channel" in run.out and "multi-hot" not in run.out
 
 
 def test_segmentation_head_with_too_few_channels(ipython):
@@ -358,3 +359,77 @@ def test_segmentation_head_with_too_few_channels(ipython):
     assert not run.success
     assert "NLH312" in run.out
     assert "model[2] = nn.Conv2d(model[2].in_channels, 7, model[2].kernel_size, padding=model[2].padding)" in run.out
+
+
+# --- a patch map per image against one label per image (NLH542) -------------------------------------------
+
+DCGAN_D = """
+    import torch, torch.nn as nn
+    ndf = 8
+    netD = nn.Sequential(                       # the 64x64 DCGAN discriminator
+        nn.Conv2d(3, ndf, 4, 2, 1), nn.LeakyReLU(0.2),
+        nn.Conv2d(ndf, ndf * 2, 4, 2, 1), nn.LeakyReLU(0.2),
+        nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1), nn.LeakyReLU(0.2),
+        nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1), nn.LeakyReLU(0.2),
+        nn.Conv2d(ndf * 8, 1, 4, 1, 0), nn.Sigmoid(),
+    )
+    criterion = nn.BCELoss()
+"""
+
+
+def test_discriminator_fed_larger_images_gives_a_flattened_patch_map(ipython):
+    run = ipython.run(DCGAN_D + """
+    real_cpu = torch.rand(4, 3, 128, 128)       # image_size changed to 128
+    label = torch.full((real_cpu.size(0),), 1.0)
+    output = netD(real_cpu).view(-1)
+    errD_real = criterion(output, label)
+    """)
+    assert not run.success
+    assert "NLH542" in run.out and "[shape-mismatch]" in run.out
+    prose = " ".join(run.out[run.out.index("\nnllhint "):].split())
+    assert "`output` holds a 5x5 map per image (4 x 25 = 100 values)" in prose
+    assert "(4, 1, 5, 5) into (100,)" in prose and "`real_cpu` is 128x128" in prose
+    assert "errD_real = criterion(output, label.repeat_interleave(25))" in run.out
+    assert "errD_real = criterion(output.view(label.size(0), -1).mean(1), label)" in run.out
+    assert "same batch" not in prose
+
+
+def test_discriminator_map_squeezed_against_batch_labels(ipython):
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        D = nn.Sequential(nn.Conv2d(1, 8, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(8, 1, 4, 2, 1), nn.Sigmoid())
+        BCE_loss = nn.BCELoss()
+        x_ = torch.rand(8, 1, 24, 24)
+        y_real_ = torch.ones(8)
+        D_result = D(x_).squeeze()
+        D_real_loss = BCE_loss(D_result, y_real_)
+    """)
+    assert "NLH542" in run.out
+    prose = " ".join(run.out[run.out.index("\nnllhint "):].split())
+    assert "`D_result` is a 6x6 map per image (8, 6, 6)" in prose
+    assert "D_real_loss = BCE_loss(D_result, y_real_.view(-1, 1, 1).expand(-1, 6, 6))" in run.out
+    assert "D_real_loss = BCE_loss(D_result.mean((1, 2)), y_real_)" in run.out
+
+
+def test_sequence_outputs_against_one_label_per_sequence_are_not_called_a_patch_map(ipython):
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        rnn = nn.GRU(4, 6, batch_first=True)
+        out, _ = rnn(torch.randn(3, 7, 6 - 2))
+        y = torch.ones(3)
+        loss = nn.MSELoss()(torch.sigmoid(out), y)
+    """)
+    assert not run.success
+    assert "NLH542" not in run.out and "map per image" not in run.out
+
+
+def test_no_hint_for_patch_labels_of_the_maps_shape_then_an_unrelated_error(ipython):
+    run = ipython.run(DCGAN_D + """
+    real_cpu = torch.rand(4, 3, 128, 128)
+    output = netD(real_cpu)
+    errD_real = criterion(output, torch.ones_like(output))
+    errD_real.backward()
+    optimizerD.step()
+    """)
+    assert not run.success and "NameError" in run.out
+    assert "nllhint" not in run.out

@@ -193,3 +193,45 @@ def test_valid_options_and_an_unrelated_error_show_no_hint(ipython):
     ''')
     assert not run.success and "ValueError: invalid literal" in run.out
     assert "nllhint" not in run.out
+
+
+def test_per_class_pos_weight_for_segmentation_broadcasts_on_the_width(ipython):
+    run = ipython.run('''
+        import torch, torch.nn.functional as F
+        pred = torch.randn(2, 9, 6, 8, requires_grad=True)      # (N, classes, H, W)
+        label = F.one_hot(torch.randint(0, 9, (2, 6, 8)), 9).permute(0, 3, 1, 2).float()
+        class_weight = torch.tensor([1, 1, 1, 1, 1, 1, 1, 2, 1], dtype=torch.float)
+        loss = F.binary_cross_entropy_with_logits(pred, label, pos_weight=class_weight, reduction="none")
+    ''')
+    assert "NLH403" in run.out and "[weight-size]" in run.out
+    prose = " ".join(run.out[run.out.index("\nnllhint "):].split())
+    assert "broadcasts on the last dim" in prose and "(W, size 8)" in prose
+    assert ('loss = F.binary_cross_entropy_with_logits(pred, label, pos_weight=class_weight.view(-1, 1, 1), '
+            'reduction="none")') in prose
+    assert "8 entries" not in prose
+
+
+def test_per_class_weight_in_the_constructor_for_a_1d_signal(ipython):
+    run = ipython.run('''
+        import torch, torch.nn as nn
+        w = torch.tensor([1.0, 3.0, 0.5])
+        criterion = nn.BCEWithLogitsLoss(weight=w)
+        scores = torch.randn(4, 3, 10)            # (N, C, L)
+        targets = torch.randint(0, 2, (4, 3, 10)).float()
+        loss = criterion(scores, targets)
+    ''')
+    assert "NLH403" in run.out
+    assert "criterion = nn.BCEWithLogitsLoss(weight=w.view(-1, 1))" in run.out
+
+
+def test_no_hint_for_a_per_class_pos_weight_reshaped_right_then_an_unrelated_error(ipython):
+    run = ipython.run('''
+        import torch, torch.nn.functional as F
+        pred = torch.randn(2, 9, 6, 8)
+        label = torch.randint(0, 2, (2, 9, 6, 8)).float()
+        class_weight = torch.ones(9)
+        loss = F.binary_cross_entropy_with_logits(pred, label, pos_weight=class_weight.view(-1, 1, 1))
+        print(f"{loss.item():.3f}", epoch)
+    ''')
+    assert not run.success and "NameError" in run.out
+    assert "nllhint" not in run.out

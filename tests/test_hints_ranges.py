@@ -67,3 +67,32 @@ def test_correct_ignore_index_and_an_unrelated_error_get_no_hint(ipython):
     """)
     assert "KeyError" in run.out
     assert "nllhint" not in run.out
+
+
+def test_too_few_outputs_names_the_users_own_setting(ipython):
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        class SentimentHead(nn.Module):
+            def __init__(self, hidden=16, num_labels=2):
+                super().__init__()
+                self.classifier = nn.Linear(hidden, num_labels)
+            def forward(self, pooled):
+                return self.classifier(pooled)
+        head = SentimentHead()
+        polarity = torch.tensor([0, 2, 1, 1, 0, 2, 2, 1])
+        loss = nn.functional.cross_entropy(head(torch.randn(8, 16)), polarity)
+    """)
+    assert "NLH103" in run.out
+    prose = " ".join(run.out.split())
+    assert "(or set num_labels=3)" in prose and "num_classes" not in prose
+
+
+def test_too_few_outputs_without_a_class_count_setting_does_not_invent_one(ipython):
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 10))
+        y = torch.arange(32) % 12
+        loss = nn.CrossEntropyLoss()(model(torch.randn(32, 20)), y)
+    """)
+    assert "NLH103" in run.out
+    assert "or set" not in run.out and "num_classes" not in run.out

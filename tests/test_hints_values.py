@@ -361,3 +361,151 @@ def test_no_hint_for_an_error_after_a_correct_bce(ipython):
     """)
     assert not run.success and "KeyError" in run.out
     assert "nllhint" not in run.out
+
+
+# --- BCE targets {0, 1, k}: ignore label or more classes (NLH541) ------------------------------------------
+
+def _prose(out: str) -> str:
+    return " ".join(out[out.index("\nnllhint "):].split())
+
+
+def test_edge_map_with_an_uncertain_label_is_masked_not_turned_into_cross_entropy(ipython):
+    run = ipython.run("""
+        import torch, torch.nn.functional as F
+        side_output = torch.rand(1, 1, 16, 16, requires_grad=True)   # sigmoid edge map
+        label = torch.zeros(1, 1, 16, 16)
+        label[..., 5, :] = 1.0     # edges
+        label[..., 6, :] = 2.0     # uncertain pixels
+        loss = F.binary_cross_entropy(side_output, label, reduction="sum")
+    """)
+    assert "NLH541" in run.out and "[bce-range]" in run.out
+    assert "keep = label != 2" in run.out
+    assert 'loss = F.binary_cross_entropy(side_output[keep], label[keep], reduction="sum")' in run.out
+    prose = _prose(run.out)
+    assert "If 2 marks pixels to ignore" in prose and "3 classes" in prose and "per pixel" in prose
+    assert "CrossEntropyLoss()(side_output" not in run.out and "nn.Linear(in_features" not in run.out
+
+
+def test_three_labels_per_sample_are_hedged_too(ipython):
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        model = nn.Sequential(nn.Linear(6, 1), nn.Sigmoid())
+        criterion = nn.BCELoss()
+        x = torch.randn(9, 6)
+        y = torch.tensor([0., 1., 2., 1., 0., 2., 1., 1., 0.]).unsqueeze(1)
+        loss = criterion(model(x), y)
+    """)
+    assert "NLH541" in run.out
+    assert "keep = y != 2" in run.out and "loss = criterion(model(x)[keep], y[keep])" in run.out
+    assert "per sample" in _prose(run.out)
+
+
+def test_four_or_more_class_labels_keep_the_cross_entropy_advice(ipython):
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1), nn.Sigmoid())
+        criterion = nn.BCELoss()
+        x = torch.randn(8, 8)
+        grade = torch.tensor([0., 1., 2., 3., 3., 1., 0., 2.]).view(-1, 1)
+        loss = criterion(model(x), grade)
+    """)
+    assert "NLH530" in run.out and "NLH541" not in run.out
+    assert "loss = criterion(model(x), grade.squeeze(1).long())" in run.out
+
+
+def test_no_hint_for_an_edge_map_masked_right_then_an_unrelated_error(ipython):
+    run = ipython.run("""
+        import torch, torch.nn.functional as F
+        side_output = torch.rand(1, 1, 8, 8, requires_grad=True)
+        label = torch.zeros(1, 1, 8, 8)
+        label[..., 2, :] = 1.0
+        label[..., 3, :] = 2.0
+        keep = label != 2
+        loss = F.binary_cross_entropy(side_output[keep], label[keep], reduction="sum")
+        loss.backward()
+        print(totl_loss)
+    """)
+    assert not run.success and "NameError" in run.out
+    assert "nllhint" not in run.out
+
+
+# --- unstable-log: log of softmax/sigmoid outputs that are exactly 0 (NLH540) ---------------------------------
+
+def test_log_of_softmax_that_underflows_under_anomaly_mode(ipython):
+    run = ipython.run("""
+        import torch
+        logits = (torch.randn(4, 5, generator=torch.Generator().manual_seed(0)) * 60).requires_grad_()
+        targets = torch.nn.functional.one_hot(torch.tensor([0, 3, 1, 4]), 5).float()
+        with torch.autograd.detect_anomaly():
+            probs = torch.softmax(logits, dim=1)
+            loss = -(targets * torch.log(probs)).sum(1).mean()
+            loss.backward()
+    """)
+    assert "Function 'LogBackward0' returned nan values" in run.out
+    assert "NLH540" in run.out and "[unstable-log]" in run.out
+    assert "loss = -(targets * torch.log_softmax(logits, dim=1)).sum(1).mean()" in run.out
+    prose = _prose(run.out)
+    assert "`probs` (from softmax) has entries that are exactly 0" in prose
+    assert "smallest value exactly 0" in prose
+
+
+def test_log_of_softmax_inline_into_nll_loss(ipython):
+    run = ipython.run("""
+        import torch, torch.nn.functional as F
+        x = torch.tensor([[80.0, -30.0, 5.0], [-20.0, 90.0, 0.0]], requires_grad=True)
+        y = torch.tensor([0, 1])
+        torch.autograd.set_detect_anomaly(True)
+        loss = F.nll_loss(torch.log(F.softmax(x, dim=1)), y)
+        loss.backward()
+    """)
+    assert "NLH540" in run.out
+    assert "loss = F.nll_loss(F.log_softmax(x, dim=1), y)" in run.out
+
+
+def test_hand_written_bce_with_a_saturated_sigmoid(ipython):
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        import torch.nn.functional as F
+        model = nn.Linear(3, 1)
+        with torch.no_grad():
+            model.weight.fill_(10.0)
+        x = torch.tensor([[3.0, 2.0, 1.0], [-1.0, -2.0, -3.0]])
+        y = torch.tensor([[1.0], [0.0]])
+        torch.autograd.set_detect_anomaly(True)
+        p = torch.sigmoid(model(x))
+        loss = -(y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean()
+        loss.backward()
+    """)
+    assert "NLH540" in run.out and "log(1 - sigmoid(...))" in run.out
+    assert "loss = -(y * F.logsigmoid(model(x)) + (1 - y) * F.logsigmoid(-model(x))).mean()" in run.out
+    assert "`p` (from sigmoid) has entries that are exactly 1" in _prose(run.out)
+
+
+def test_no_unstable_log_hint_when_the_nan_comes_from_the_data(ipython):
+    run = ipython.run("""
+        import torch
+        logits = torch.randn(4, 5, requires_grad=True)
+        noise = torch.randn(4, 5)
+        noise[0, 0] = float('nan')
+        targets = torch.nn.functional.one_hot(torch.tensor([0, 3, 1, 4]), 5).float()
+        with torch.autograd.detect_anomaly():
+            probs = torch.softmax(logits + noise, dim=1)
+            loss = -(targets * torch.log(probs)).sum(1).mean()
+            loss.backward()
+    """)
+    assert "returned nan values" in run.out
+    assert "NLH540" not in run.out and "log_softmax" not in run.out
+
+
+def test_no_hint_for_log_softmax_done_right_then_an_unrelated_error(ipython):
+    run = ipython.run("""
+        import torch
+        logits = (torch.randn(4, 5) * 60).requires_grad_()
+        targets = torch.nn.functional.one_hot(torch.tensor([0, 3, 1, 4]), 5).float()
+        with torch.autograd.detect_anomaly():
+            loss = -(targets * torch.log_softmax(logits, dim=1)).sum(1).mean()
+            loss.backward()
+        print(los.item())
+    """)
+    assert not run.success and "NameError" in run.out
+    assert "nllhint" not in run.out

@@ -1959,26 +1959,6 @@ SILENT_CORRECT: list[Case] = [
 # Known gaps: what nllhint shows today instead of the expected hint (strict: a fix makes it XPASS).
 # --------------------------------------------------------------------------------------------------
 XFAIL: dict[str, str] = {
-    "cdpn-l1-loss-on-argmax-bins":
-        "NLH713 message right, but its fix `nn.CrossEntropyLoss()(output_coor_x, gt_x.long())` truncates the "
-        "float coordinates in [-1, 1] to 0/-1 (not bin indices 0..63) and uses the squeezed (64, 6, 6) scores "
-        "as (N, C, d) (fails on shapes); should bin gt_x into 64 classes or use a soft-argmax",
-    "dcgan-128px-discriminator-patch-map-flattened":
-        "NLH303 'they do not come from the same batch' / 'check k', no fix; `output` = netD(x).view(-1) has 100 "
-        "= 4 images x a 5x5 map: at 128 px the 64-px discriminator ends in a 5x5 map instead of 1x1 (add a "
-        "layer / pool to 1x1, or compare with labels of the map's shape)",
-    "cdcgan-discriminator-6x6-map-vs-batch-labels":
-        "NLH313 generic 'check which of the two does not have the layout you intended', no fix; (8, 6, 6) vs "
-        "(8,) is a per-image 6x6 patch map against one label per image (torch.ones_like(D_result), or make "
-        "the discriminator end in 1x1)",
-    "mmseg-class-weight-as-pos-weight-broadcasts-on-width":
-        "NLH403 category right but says pos_weight needs '8 entries for pred (2, 9, 6, 8)' (8 is the width) "
-        "and gives no fix; per-class weights for (N, C, H, W) must broadcast over dim 1: "
-        "class_weight.view(1, 9, 1, 1)",
-    "rcf-edge-labels-0-1-2-into-bce":
-        "NLH530 [wrong-loss] calls labels {0, 1, 2} 'a 3-class task' and fixes with CrossEntropyLoss on the "
-        "1-channel sigmoid edge map (fails: 1 class column); 2 marks uncertain pixels of a binary edge map: "
-        "mask them (weight = label != 2) and keep BCE",
     "soundstorm-random-mask-selects-nothing":
         "NLH902 [nan-inf] says the inputs were finite and 'the loss itself overflowed ... check the learning "
         "rate'; logits[mask] is empty (0 rows): the mean over zero samples is NaN (empty-input: skip empty "
@@ -1986,13 +1966,6 @@ XFAIL: dict[str, str] = {
     "dgai-text-generation-seq-len-equals-vocab":
         "%%losscheck reports 'no problems found' for (N, T, C) = (4, 12, 12) scores given to CrossEntropyLoss "
         "(classes read from dim 1 = time steps); NLH809 does not fire",
-    "dqn-q-values-computed-under-no-grad":
-        "NLH711 title says `loss` was computed inside torch.no_grad() (line 8) but the loss is computed "
-        "outside (q_values is inside), and the fix box is the evaluation variant ('loss.backward() <- "
-        "remove') for a training step; should move q_values = policy_net(state)... out of the block",
-    "ace-log-of-softmax-zero-anomaly":
-        "no hint for anomaly mode \"Function 'LogBackward0' returned nan values\" from a hand-written "
-        "-(targets * torch.log(softmax(x))) loss (unstable-log; use log_softmax)",
 }
 
 

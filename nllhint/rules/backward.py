@@ -490,18 +490,54 @@ def under_no_grad(ctx) -> Hint | None:
     hits = sure or [h for h in unsure if not isinstance(h[0], (ast.For, ast.AsyncFor, ast.With))] or unsure
     if not hits:
         return None
+    expr = ctx.name("loss")
+    stated = loss_statement(ctx, prog)
+    loss_stmt = stated[1] if stated else None
+    # criterion(pred, target): a target computed under no_grad is normal (DQN's expected Q values);
+    # what cuts the loss off is the no-grad line on the prediction's path
+    input_path = _input_path(prog, stated, rel)
+    if input_path is not None:
+        hits = [h for h in hits if h[0] is loss_stmt or any(h[0] is s for s, _ in input_path)]
+        if not hits:  # only the target was computed without grad, which is normal: the cut is elsewhere
+            return None
     stmt, block = hits[0]
     decorated = isinstance(block, ast.expr)
     if decorated:
         block_text = "@" + prog.segment(block)
     else:
         block_text = "with " + ", ".join(prog.segment(i.context_expr) for i in block.items)
-    evaluating = bool(re.search(r"\.eval\(\)|def \w*(eval|valid|test)", prog.text)) or \
-        bool(re.search(r"(val|valid|test|eval)", prog.segment(stmt)))
-    expr = ctx.name("loss")
+    backward_stmt = _statement_at(prog, rel)
+    backward_inside = backward_stmt is not None and grad_off_block(prog, backward_stmt) is not None
+    loss_inside = grad_off_block(prog, loss_stmt) is not None if loss_stmt is not None else backward_inside
+    evaluating = (loss_inside or backward_inside) and (
+        bool(re.search(r"\.eval\(\)|def \w*(eval|valid|test)", prog.text))
+        or bool(re.search(r"(?<![a-z])(val(?!ue)|valid|test|eval)", prog.segment(stmt), re.I)))
     lines = sorted({prog.line(s) for s, _ in hits})
     computed = (f"line {lines[0]} (`{prog.statement(hits[0][0])}`) runs" if len(lines) == 1 else
                 f"lines {', '.join(map(str, lines[:3]))} (`{prog.statement(hits[0][0])}`, ...) run")
+    produced = [n for n in _bound_names(stmt) if n != expr][:1]
+    if not loss_inside and produced and not decorated and isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+        # the loss itself is computed outside the block: name the value that was computed inside
+        value_name = produced[0]
+        kept = [s for s, _ in path if input_path is not None and grad_off_block(prog, s) is block
+                and not any(s is h[0] for h in hits) and not any(s is t for t, _ in input_path)]
+        moved = [prog.statement(h[0]) for h in hits][:3]
+        kept_lines = [str(prog.line(s)) for s in kept[:3]]
+        stays = ((f" The other line{'s' if len(kept_lines) > 1 else ''} of the block on the way to `{expr}` "
+                  f"(line{'s' if len(kept_lines) > 1 else ''} {', '.join(kept_lines)}) "
+                  f"{'compute' if len(kept_lines) > 1 else 'computes'} the target, "
+                  "which usually needs no gradient, so they can stay.") if kept else "")
+        tail = [prog.statement(loss_stmt)] if loss_stmt is not None and loss_stmt.lineno > stmt.lineno else []
+        return Hint(
+            title=f"`{value_name}` was computed inside `{block_text}` (line {prog.line(block)}), so `{expr}` "
+                  "has no grad_fn",
+            message=(f"Inside `{block_text}` autograd records nothing, and {computed} there: `{value_name}` "
+                     f"reaches `{expr}` without a link to the model's parameters, so backward() has nothing "
+                     f"to differentiate. To train on it, compute `{value_name}` outside the block.{stays}"),
+            fix="\n".join([f"# move out of `{block_text}` (line {', '.join(map(str, lines[:3]))}):"] + moved
+                          + tail + [ctx.call.statement]),
+            evidence=_loss_evidence(ctx, loss, [value_name]),
+        )
     if evaluating:
         advice = (f"If this is evaluation, it needs no gradients: remove `{ctx.call.statement}` (and the "
                   "optimizer step) from this loop. If it is training, compute the forward pass and the "
@@ -516,7 +552,9 @@ def under_no_grad(ctx) -> Hint | None:
         fix = f"{header}   # without {block_text} (line {prog.line(block)})"
     else:
         advice = f"Compute the forward pass and the loss outside `{block_text}` to train on them."
-        after = [prog.statement(s) for s, _ in path if s.lineno >= hits[0][0].lineno][:4]
+        keep = {id(s) for s, _ in input_path} | {id(loss_stmt)} if input_path is not None else None
+        after = [prog.statement(s) for s, _ in path if s.lineno >= hits[0][0].lineno
+                 and (keep is None or id(s) in keep)][:4]
         fix = "\n".join([f"# outside `{block_text}`:"] + after + [ctx.call.statement])
     return Hint(
         title=f"`{expr}` was computed inside `{block_text}` (line {prog.line(block)}), so it has no grad_fn",
@@ -527,6 +565,29 @@ def under_no_grad(ctx) -> Hint | None:
         fix=fix,
         evidence=_loss_evidence(ctx, loss),
     )
+
+
+def _input_path(prog: Program, stated, rel: int):
+    """Statements the loss call's first argument (the prediction) was computed by, or None."""
+    if not stated:
+        return None
+    _, _, value = stated
+    if not (isinstance(value, ast.Call) and len(value.args) >= 2):
+        return None
+    roots = load_names(value.args[0])
+    if not roots:
+        return None
+    return path_to(prog, roots, rel)[0]
+
+
+def _statement_at(prog: Program, rel: int):
+    """The innermost statement on relative line ``rel``."""
+    found = None
+    for node in ast.walk(prog.tree):
+        if isinstance(node, ast.stmt) and node.lineno <= rel <= (node.end_lineno or node.lineno):
+            if found is None or node.lineno >= found.lineno:
+                found = node
+    return found
 
 
 @rule("NLH712", "no-grad", "every parameter of the model is frozen (requires_grad=False)",
@@ -640,9 +701,11 @@ def _scores_fix(ctx, prog: Program, cut: Cut, path) -> str | None:
         at = line.find(prog.segment(value))
         prefix = line[:at] if at >= 0 else "loss = "
         if cut.kind == "argmax":
+            labels = re.sub(r"\.float\(\)$", "", other)
+            if not _class_index_labels(ctx, cut, operand, labels):
+                return _soft_argmax_fix(ctx, prog, cut, operand)
             keeps = isinstance(callee_obj, (torch.nn.CrossEntropyLoss, torch.nn.NLLLoss))
             callee = prog.segment(value.func) if keeps else "nn.CrossEntropyLoss()"
-            labels = re.sub(r"\.float\(\)$", "", other)
             if _is_float_tensor(ctx, labels):
                 labels += ".long()"
             return f"{prefix}{callee}({operand}, {labels})   # class scores and int64 labels, not argmax"
@@ -653,6 +716,78 @@ def _scores_fix(ctx, prog: Program, cut: Cut, path) -> str | None:
         labels = other if other.endswith(".float()") or _is_float_tensor(ctx, other) else f"{other}.float()"
         return f"{prefix}{callee}({scores}, {labels})   # raw scores (logits), not thresholded predictions"
     return None
+
+
+def _argmax_dim(cut: Cut):
+    """The ``dim`` an argmax / ``max(x, dim)`` cut reduces over (an int), or None when not written."""
+    node = cut.node
+    if isinstance(node, ast.Subscript):  # outputs.max(1)[1]
+        node = node.value
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+        return None
+    is_torch = isinstance(node.func.value, ast.Name) and node.func.value.id == "torch"
+    pos = 1 if is_torch else 0
+    dim = node.args[pos] if len(node.args) > pos else next((k.value for k in node.keywords if k.arg == "dim"), None)
+    if isinstance(dim, ast.UnaryOp) and isinstance(dim.op, ast.USub) and isinstance(dim.operand, ast.Constant):
+        return -dim.operand.value if type(dim.operand.value) is int else None
+    return dim.value if isinstance(dim, ast.Constant) and type(dim.value) is int else None
+
+
+def _class_index_labels(ctx, cut: Cut, operand: str, labels: str) -> bool:
+    """Are ``labels`` class indices for the scores ``operand`` (so CrossEntropyLoss on the scores is right)?
+
+    Whole numbers >= 0, read from the live tensor; with the scores in view also: the argmax ran over dim 1
+    (the class dim), the labels have the scores' shape without it and stay below its size.
+    """
+    import torch
+
+    target = ctx.lookup(labels) if re.fullmatch(r"[A-Za-z_]\w*", labels) else None
+    if not isinstance(target, torch.Tensor):
+        return False
+    facts = describe(target, read_values=ctx.values_readable)
+    if not facts.values or facts.min is None or not facts.whole or facts.min < 0 or facts.has_nan:
+        return False
+    scores = ctx.lookup(operand) if re.fullmatch(r"[A-Za-z_]\w*", operand) else None
+    if not isinstance(scores, torch.Tensor):
+        return True
+    dim = _argmax_dim(cut)
+    shape = tuple(scores.shape)
+    if dim is None or len(shape) < 2 or dim % len(shape) != 1:
+        return False
+    return tuple(target.shape) == shape[:1] + shape[2:] and facts.max < shape[1]
+
+
+def _soft_argmax_fix(ctx, prog: Program, cut: Cut, operand: str) -> str:
+    """A hedged fix when the labels are not class indices: a differentiable (soft) argmax, or binned targets."""
+    import torch
+
+    general = (f"# argmax has no gradient: compute the loss from `{operand}` itself, e.g.\n"
+               f"# CrossEntropyLoss on `{operand}` with the targets binned into int64 class indices,\n"
+               "# or a soft-argmax (the expected index under softmax) in place of the argmax")
+    scores = ctx.lookup(operand) if re.fullmatch(r"[A-Za-z_]\w*", operand) else None
+    dim = _argmax_dim(cut)
+    node = cut.node
+    if (not isinstance(scores, torch.Tensor) or dim is None or not isinstance(node, ast.Call)
+            or not -scores.dim() <= dim < scores.dim() or any(k.arg == "keepdim" for k in node.keywords)
+            or not isinstance(node.func, ast.Attribute) or node.func.attr != "argmax"):
+        return general
+    dim = dim % scores.dim()
+    size = scores.shape[dim]
+    replaced = node
+    parent = prog.parents.get(node)
+    if isinstance(parent, ast.Attribute) and parent.attr == "float" and isinstance(prog.parents.get(parent), ast.Call) \
+            and not prog.parents[parent].args:
+        replaced = prog.parents[parent]  # argmax(...).float(): replace both
+    shape = ", ".join("-1" if i == dim else "1" for i in range(scores.dim()))
+    device = "" if scores.device.type == "cpu" else f", device={operand}.device"
+    bins = f"torch.arange({size}.0{device})" + ("" if dim == scores.dim() - 1 else f".view({shape})")
+    soft = f"(torch.softmax({operand}, dim={dim}) * {bins}).sum({dim})"
+    line, seg = prog.statement(cut.stmt), prog.segment(replaced)
+    if seg not in line:
+        return general
+    return (f"# argmax has no gradient. Use CrossEntropyLoss on `{operand}` with the targets\n"
+            f"# binned into int64 indices 0..{size - 1}, or a soft-argmax (the expected bin) instead:\n"
+            + line.replace(seg, soft, 1))
 
 
 def _is_float_tensor(ctx, expr: str) -> bool:
@@ -806,11 +941,11 @@ def _cut_in_callee(ctx, prog: Program, path, loss) -> Hint | None:
 RULES = [unreduced_loss, unaveraged_custom_loss, grad_disabled, under_no_grad, frozen_model, graph_cut]
 
 
-def loss_statement(ctx):
+def loss_statement(ctx, prog: Program | None = None):
     """``(program, statement, value)`` of the last assignment to the name ``.backward()`` was called on."""
     if ctx.call is None or "loss" not in ctx.call.args:
         return None
-    prog = user_program(ctx)
+    prog = prog or user_program(ctx)
     if prog is None:
         return None
     receiver = ctx.call.args["loss"].strip()

@@ -207,6 +207,114 @@ def _fixed_batch_argument(ctx, n_in: int, n_tg: int):
     return size_name, tensors[0], call_text, fix
 
 
+# --- a patch map per sample against one label per sample --------------------------------------------------
+
+def _patch_map(ctx):
+    """``(N, (h, w), flattened)``: the input holds an h x w map of scores per sample (``(N, h, w)``,
+    ``(N, 1, h, w)``, or ``N*h*w`` rows flattened from one) while the target has one value per sample."""
+    if ctx.via != "loss" or ctx.loss not in SHAPE_LOSSES:
+        return None
+    inp, tgt = ctx.input, ctx.target
+    if inp is None or tgt is None or not tgt.shape or tgt.numel != tgt.shape[0] or tgt.ndim > 2:
+        return None
+    n = tgt.shape[0]
+    shape, flattened = inp.shape, False
+    found = inp.reshaped
+    flat = inp.ndim == 1 or (inp.ndim == 2 and inp.shape[1] == 1)
+    if flat and inp.numel != n and found is not None and found[0] == "view" and found[2] == shape:
+        shape, flattened = tuple(found[1][0]), True  # netD(x).view(-1): what it was before
+    if not shape or shape[0] != n:
+        return None
+    dims = tuple(shape[1:])
+    if len(dims) == 3 and dims[0] == 1:
+        dims = dims[1:]  # (N, 1, h, w)
+    if len(dims) != 2 or min(dims) < 2:
+        return None
+    convolutional = bool(ctx.output_layers(1, conv=True))  # a 1-channel convolution produced the input
+    if not convolutional and not (flattened and len(shape) == 4):  # (N, h, w) alone could be (N, T, C)
+        return None
+    return n, dims, flattened, shape
+
+
+def _images_fed(ctx) -> str | None:
+    """``real_cpu`` (128x128) when the input was computed as ``model(name)`` from a 4-D image batch."""
+    import torch
+
+    origin = _origin(ctx, "input")
+    if origin is None:
+        return None
+    for node in ast.walk(origin[1]):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args
+                and isinstance(ctx.lookup(node.func.id), torch.nn.Module) and isinstance(node.args[0], ast.Name)):
+            images = _tensor(ctx, node.args[0].id)
+            if images is not None and images.dim() == 4:
+                return f"`{node.args[0].id}` is {images.shape[2]}x{images.shape[3]}"
+    return None
+
+
+@rule("NLH542", "shape-mismatch", "a discriminator's patch map (scores per region) against one label per image",
+      families=BATCH_FAMILIES + SHAPE_FAMILIES,
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "netD = nn.Sequential(nn.Conv2d(3, 8, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(8, 1, 4, 1, 0), nn.Sigmoid())\n"
+          "criterion = nn.BCELoss()\n"
+          "images = torch.rand(4, 3, 16, 16)   # the network was built for 8x8\n"
+          "label = torch.full((4,), 1.0)\n"
+          "output = netD(images).view(-1)\n"
+          "loss = criterion(output, label)",
+          expect=("5x5", "loss = criterion(output, label.repeat_interleave(25))",
+                  "loss = criterion(output.view(label.size(0), -1).mean(1), label)",
+                  "16x16")),))
+def patch_map_per_sample(ctx) -> Hint | None:
+    """A convolutional discriminator (or critic) that ends in an h x w map, not 1x1: one score per patch.
+
+    At the image size the network was built for the map is 1x1; on larger images it is a map (PatchGAN
+    style). The labels must then cover the map, or the map be averaged into one score per image.
+    """
+    found = _patch_map(ctx)
+    if not found:
+        return None
+    n, (h, w), flattened, shape = found
+    inp, tgt = ctx.code("input"), ctx.code("target")
+    name, labels = ctx.name("input"), ctx.name("target")
+    per = h * w
+    fed = _images_fed(ctx)
+    cause = (f"larger images (here {fed}) give a map of scores, one per image region" if fed
+             else "larger images give a map of scores, one per image region")
+    if flattened:
+        title = (f"{inp} holds a {h}x{w} map per image ({n} x {per} = {n * per} values), but {tgt} has one "
+                 "label per image")
+        how = f"the flattening turned {_shape_text(shape)} into {_shape_text(ctx.input.shape)}"
+        expanded = ctx.with_method("target", f".view(-1).repeat_interleave({per})")
+        if ctx.target.ndim == 1:
+            expanded = ctx.with_method("target", f".repeat_interleave({per})")
+        averaged = ctx.with_method("input", f".view({ctx.with_method('target', '.size(0)')}, -1).mean(1)")
+    else:
+        title = f"{inp} is a {h}x{w} map per image {_shape_text(shape)}, but {tgt} has one label per image"
+        how = f"{inp} is {_shape_text(shape)}"
+        ones = ", 1" * (len(shape) - 1)
+        sizes = ", ".join(["-1"] + [str(s) for s in shape[1:]])
+        expanded = ctx.with_method("target", f".view(-1{ones}).expand({sizes})")
+        averaged = ctx.with_method("input", f".mean(({', '.join(str(d) for d in range(1, len(shape)))}))")
+    fixed = ctx.fix({"target": expanded})
+    mean_fix = ctx.fix({"input": averaged})
+    lines = [f"# each of the {per} map values gets its image's label (PatchGAN style):",
+             fixed or f"{labels} = {expanded}"]
+    if mean_fix:
+        lines += ["# or one score per image, the mean over the map:", mean_fix]
+    lines.append("# or feed images of the size the model was built for (it then ends in 1x1)")
+    return Hint(
+        title=title,
+        message=(f"The loss compares {inp} with {tgt} value by value, but {tgt} has {n} values, one per "
+                 f"image, while {inp} has {per} per image: the model's last convolution gives a "
+                 f"{h}x{w} map, not a single score ({how}). A convolutional model such as a GAN "
+                 f"discriminator ends in 1x1 only at the image size it was built for; {cause}. Give every "
+                 "value of the map its image's "
+                 "label, average the map into one score per image, or use images of the expected size."),
+        fix="\n".join(lines),
+    )
+
+
 @rule("NLH301", "batch-mismatch", "a reshape in the model (view(-1, k) or a fixed batch size) changes the rows",
       families=BATCH_FAMILIES,
       examples=(Example(
@@ -848,5 +956,5 @@ def _moved_dim(src, dst) -> tuple[int, ...] | None:
     return None
 
 
-RULES = [flattened_one_side, sequence_lengths_differ, cat_along_batch, reshape_changes_rows, different_batches,
+RULES = [patch_map_per_sample, flattened_one_side, sequence_lengths_differ, cat_along_batch, reshape_changes_rows, different_batches,
          extra_singleton, class_indices_for_columns, rgb_mask, different_widths, shapes_differ]

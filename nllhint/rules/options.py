@@ -436,6 +436,22 @@ def elementwise_weight(ctx) -> Hint | None:
         name = option_text(ctx, param, param)
         columns = inp.shape[-1]
         per_sample = facts.ndim == 1 and facts.numel == inp.shape[0] != columns and inp.ndim == 2
+        if (facts.ndim == 1 and inp.ndim >= 3 and facts.numel == inp.shape[1]
+                and facts.numel not in (inp.shape[0], *inp.shape[2:])):  # no other dim it could be meant for
+            # one weight per class for (N, C, H, W) scores: a 1-D tensor broadcasts on the last dim (W)
+            classes, spatial = inp.shape[1], inp.ndim - 2
+            view = ".view(-1" + ", 1" * spatial + ")"
+            last = "W" if inp.ndim == 4 else "the last dim"
+            return Hint(
+                title=f"`{name}` ({classes},) holds one weight per class, but broadcasts on the last dim "
+                      f"of {ctx.code('input')} {tuple(inp.shape)}",
+                message=(f"{ctx.code('input')} is {tuple(inp.shape)}, with its {classes} classes in dim 1. "
+                         f"Broadcasting lines a 1-D tensor up with the last dim ({last}, size {columns}), "
+                         f"so `{name}` is matched against the {columns} positions along {last}, not the classes. "
+                         f"Reshape it to ({classes}{', 1' * spatial}) so each class's weight covers all "
+                         "its positions."),
+                fix=option_fix(ctx, param, _method(name, view)),
+            )
         fix = None
         if param == "pos_weight":
             message = (f"pos_weight holds one weight per label column, broadcast over the batch: "

@@ -7,6 +7,8 @@ outputs, labels from another encoding, and the CUDA form where no value may be r
 
 from __future__ import annotations
 
+import re
+
 from ..context import CLASS_INDEX_LOSSES
 from ..probe import _num
 from .base import Example, Hint, rule
@@ -186,6 +188,18 @@ def padding_label(ctx) -> Hint | None:
     )
 
 
+CLASS_COUNT_NAMES = re.compile(
+    r"(?<![\w.])(num_classes|num_labels|n_classes|n_labels|nclasses|nclass|n_class|num_class|nb_classes|"
+    r"number_of_classes|num_outputs|n_outputs)(?!\w)", re.I)
+
+
+def _classes_setting(ctx) -> str | None:
+    """The user's own name for the number of classes (``num_labels``), if their code uses one."""
+    found = ctx.user_source()
+    m = CLASS_COUNT_NAMES.search(found[0]) if found else None
+    return m.group(1) if m else None
+
+
 @rule("NLH103", "target-range", "the model's last layer has fewer outputs than there are classes",
       families=FAMILIES,
       examples=(Example(
@@ -206,11 +220,12 @@ def too_few_outputs(ctx) -> Hint | None:
     needed = hi + 1
     layers = ctx.output_layers(classes)
     where = f" ({layers[0]} has out_features={classes})" if layers else ""
+    setting = _classes_setting(ctx)
     return Hint(
         title=f"the model predicts {classes} classes, but {ctx.code('target')} has labels up to {hi}",
         message=(f"{ctx.code('input')} has {classes} columns, one per class{where}, while the labels "
                  f"run {lo}..{hi}: the data has at least {needed} classes. Build the last layer with "
-                 f"{needed} outputs (or set num_classes={needed})."),
+                 f"{needed} outputs" + (f" (or set {setting}={needed})." if setting else ".")),
         fix=(f"{layers[0]} = nn.Linear({layers[0]}.in_features, {needed})" if layers
              else f"# last layer: nn.Linear(in_features, {needed})"),
     )

@@ -56,7 +56,9 @@ def one_hot_rows(facts) -> bool:
 
 
 def multi_hot_rows(facts) -> bool:
-    return facts.ndim >= 2 and is_binary(facts) and (facts.rows_max_sum or 0) > 1
+    """Several 1s per row; not a mask whose channels are all equal (a grey mask saved as RGB)."""
+    return (facts.ndim >= 2 and is_binary(facts) and (facts.rows_max_sum or 0) > 1
+            and not (facts.ndim >= 3 and facts.rows_uniform))
 
 
 def long_suffix(facts) -> str:

@@ -465,23 +465,28 @@ def bce_target_pm1(ctx) -> Hint | None:
           "loss.backward()",
           expect=("CrossEntropyLoss", "model.out", "nn.Linear(", "4)", "y.squeeze(1).long()")),))
 def bce_class_indices(ctx) -> Hint | None:
-    """Whole-number targets 0..C-1, one per sample: a multi-class task, which is CrossEntropyLoss's."""
-    found = _bce(ctx)
+    """Whole-number targets 0..C-1, one per sample: a multi-class task, which is CrossEntropyLoss's.
+
+    Only with at least two values besides 0/1 (a lone extra value may mark what to ignore: NLH541)."""
+    found = _class_index_targets(ctx)
     if not found:
         return None
     inp, tgt = found
-    if tgt.has_nan or tgt.min is None or not tgt.whole or tgt.min < 0 or not (2 <= tgt.max <= 1000):
-        return None
-    if inp.ndim >= 2 and inp.shape[1] != 1:  # several outputs per sample: not one label per sample
-        return None
     hi = int(tgt.max)
     classes = hi + 1
     name = ctx.name("target")
+    spatial = inp.ndim >= 3
+    if _extra_label(tgt) is not False:  # {0, 1, k} (NLH541), or too many values to call them classes
+        return None
     squeeze = ".squeeze(1)" if tgt.ndim >= 2 and tgt.shape[1] == 1 else ""
     new_target = ctx.with_method("target", f"{squeeze}.long()")
-    layers = ctx.output_layers(1)
-    layer = (f"{layers[0]} = nn.Linear({layers[0]}.in_features, {classes})   # {classes} logits, no sigmoid"
-             if layers else f"# last layer: nn.Linear(in_features, {classes}) and no sigmoid")
+    layers = ctx.output_layers(1, conv=spatial)
+    if spatial:
+        layer = (f"# {layers[0]}: {classes} output channels instead of 1, and no sigmoid" if layers
+                 else f"# last layer: {classes} output channels instead of 1, and no sigmoid")
+    else:
+        layer = (f"{layers[0]} = nn.Linear({layers[0]}.in_features, {classes})   # {classes} logits, no sigmoid"
+                 if layers else f"# last layer: nn.Linear(in_features, {classes}) and no sigmoid")
     call = ctx.fix({"target": new_target}) if ctx.module and re.fullmatch(r"[\w.]+", ctx.call.callee if ctx.call else "") else None
     if ctx.module and call:
         ctor = f"{ctx.call.callee} = nn.CrossEntropyLoss()"
@@ -496,6 +501,72 @@ def bce_class_indices(ctx) -> Hint | None:
                  "itself" + (", so drop the final sigmoid)." if inp.producer == "sigmoid" else ").")),
         fix="\n".join(lines),
     )
+
+
+def _class_index_targets(ctx):
+    """(input, target) of a BCE call whose target holds whole numbers 0..k (k >= 2) for one output per sample."""
+    found = _bce(ctx)
+    if not found:
+        return None
+    inp, tgt = found
+    if tgt.has_nan or tgt.min is None or not tgt.whole or tgt.min < 0 or not (2 <= tgt.max <= 1000):
+        return None
+    if inp.ndim >= 2 and inp.shape[1] != 1:  # several outputs per sample: not one label per sample
+        return None
+    return inp, tgt
+
+
+def _extra_label(tgt):
+    """The one value besides 0/1 in the target ({0, 1, k}), None when the values are unknown, else False."""
+    if tgt.distinct is None:
+        return None
+    extra = set(tgt.distinct) - {0.0, 1.0}
+    return extra.pop() if len(extra) == 1 else False
+
+
+@rule("NLH541", "bce-range", "BCE targets {0, 1, k}: k marks what to ignore, or the task has more classes",
+      families=("bce-target-range",),
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "net = nn.Sequential(nn.Conv2d(3, 1, 3, padding=1), nn.Sigmoid())   # edge map\n"
+          "criterion = nn.BCELoss()\n"
+          "images = torch.rand(2, 3, 8, 8)\n"
+          "edges = torch.zeros(2, 1, 8, 8)\n"
+          "edges[:, :, 3] = 1.0   # edge pixels\n"
+          "edges[:, :, 4] = 2.0   # uncertain pixels\n"
+          "loss = criterion(net(images), edges)",
+          expect=("keep = edges != 2", "loss = criterion(net(images)[keep], edges[keep])", "3 classes",
+                  "per pixel")),))
+def bce_ignore_or_classes(ctx) -> Hint | None:
+    """Targets {0, 1, k} for a single output: k may mark what to ignore (the uncertain band of an edge map),
+    or the task has more classes. Both are said; the fix shown (masking k out) keeps the model as it is."""
+    found = _class_index_targets(ctx)
+    if not found:
+        return None
+    inp, tgt = found
+    k = _extra_label(tgt)
+    if k is None or k is False:
+        return None
+    name, where = ctx.name("target"), ("pixel" if inp.ndim >= 3 else "sample")
+    value = _num(k)
+    classes = (f"If the task has {int(k) + 1} classes instead, the model needs {int(k) + 1} outputs per "
+               if k == 2 else "If these are class labels instead, the model needs one output per class per ")
+    keep = f"keep = {_method_free(name)} != {value}   # the {where}s marked {value} are left out"
+    fixed = (ctx.fix({"input": ctx.with_method("input", "[keep]"), "target": ctx.with_method("target", "[keep]")})
+             if inp.shape == tgt.shape else None)
+    return Hint(
+        title=f"`{name}` holds {_span(tgt)}, but {ctx.loss_label} needs 0/1 targets",
+        message=(f"`{name}` has whole numbers {_span(tgt)} while BCE reads each target as a probability in "
+                 f"[0, 1], and {ctx.code('input')} has a single output per {where}. If {value} marks "
+                 f"{where}s to ignore (uncertain or unlabelled), leave them out of the loss and keep BCE. "
+                 f"{classes}{where} and CrossEntropyLoss with `{name}` as int64 indices."),
+        fix=f"{keep}\n{fixed}" if fixed else keep,
+    )
+
+
+def _method_free(expr: str) -> str:
+    """``expr`` safe on the left of a comparison."""
+    return expr if re.fullmatch(r"[\w.]+(\[[^\]]*\])?", expr) else f"({expr})"
 
 
 @rule("NLH523", "bce-range", "BCE targets outside [0, 1]",
@@ -596,6 +667,208 @@ def sqrt_of_zero_loss(ctx) -> Hint | None:
     )
 
 
+# --- unstable-log: log(softmax(x)), log(sigmoid(x)), log(1 - sigmoid(x)) ---------------------------------------
+
+LOG_OVER = {  # what the log is taken of -> the autograd edges (node, its input) that show it
+    "softmax": (("LogBackward0", "SoftmaxBackward0"),),
+    "sigmoid": (("LogBackward0", "SigmoidBackward0"),),
+    "1 - sigmoid": (("LogBackward0", "RsubBackward1"), ("RsubBackward1", "SigmoidBackward0")),
+}
+NAN_NODES = ("LogBackward0", "SoftmaxBackward0", "SigmoidBackward0", "RsubBackward1")
+
+
+def _log_over(ctx) -> str | None:
+    """Which ``log(probabilities)`` the loss's graph holds whose probabilities hit exactly 0 (or 1 for 1 - p)."""
+    edges = set(ctx.graph_edges)
+    for kind, pattern in LOG_OVER.items():
+        if not all(e in edges for e in pattern):
+            continue
+        facts = ctx.graph_results.get(">".join(pattern[-1]))
+        if facts is None or not facts.values or facts.has_nan or facts.has_inf or facts.min is None:
+            continue
+        if (facts.max == 1.0) if kind == "1 - sigmoid" else (facts.min == 0.0):
+            return kind
+    return None
+
+
+def _callee_last(node) -> str | None:
+    func = node.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+
+
+def _functional_prefix(ctx) -> str:
+    """How the user can write torch.nn.functional: ``F``, ``nn.functional`` or ``torch.nn.functional``."""
+    import torch
+
+    if ctx.lookup("F") is torch.nn.functional:
+        return "F"
+    if ctx.lookup("nn") is torch.nn:
+        return "nn.functional"
+    return "torch.nn.functional"
+
+
+def _prob_call(prog, node, binds, before: int, depth: int = 0, name: str | None = None):
+    """``(kind, call, name)`` when ``node`` is (a name bound to) softmax(...), sigmoid(...) or 1 - sigmoid(...);
+    ``name`` is the variable that holds the probabilities, if any."""
+    if depth > 3:
+        return None
+    if isinstance(node, ast.Name):
+        found = [(st, v) for st, v in binds.get(node.id, ()) if isinstance(st, ast.Assign) and st.lineno <= before]
+        if not found:
+            return None
+        stmt, value = max(found, key=lambda p: p[0].lineno)
+        return _prob_call(prog, value, binds, stmt.lineno, depth + 1, node.id)
+    if isinstance(node, ast.Call) and _callee_last(node) in ("softmax", "sigmoid") \
+            and not isinstance(node.func, ast.Call):
+        return _callee_last(node), node, name
+    if (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub) and isinstance(node.left, ast.Constant)
+            and node.left.value == 1):
+        inner = _prob_call(prog, node.right, binds, before, depth + 1)
+        if inner and inner[0] == "sigmoid":
+            return "1 - sigmoid", inner[1], inner[2]
+    return None
+
+
+def _stable_expr(ctx, prog, kind: str, call) -> str | None:
+    """The stable replacement of ``log(<call>)`` in the user's own terms."""
+    func = call.func
+    if not isinstance(func, ast.Attribute):
+        return None
+    func_text, call_text = prog.segment(func), prog.segment(call)
+    owner = prog.segment(func.value)
+    if kind == "softmax":  # torch.softmax / F.softmax / x.softmax(1)  ->  the same with log_softmax
+        functional = owner in ("torch", "F", "nn.functional", "torch.nn.functional", "functional")
+        dim = call.args[0] if call.args and not functional else None
+        if dim is not None and not (isinstance(dim, ast.Constant) and type(dim.value) is int) and not (
+                isinstance(dim, ast.UnaryOp) and isinstance(dim.operand, ast.Constant)):
+            return None  # self.softmax(x): a module of the user's, not Tensor.softmax(dim)
+        return func_text[: -len("softmax")] + "log_softmax" + call_text[len(func_text):]
+    is_module = owner in ("torch", "F", "nn.functional", "torch.nn.functional", "functional")
+    if (len(call.args) != 1 or call.keywords) if is_module else (call.args or call.keywords):
+        return None  # x.sigmoid() takes no argument: self.sigmoid(x) is a module of the user's
+    arg = prog.segment(call.args[0]) if is_module else owner
+    prefix = owner if owner in ("F", "nn.functional", "torch.nn.functional", "functional") else _functional_prefix(ctx)
+    if kind == "1 - sigmoid":
+        simple = re.fullmatch(r"[\w.]+(\([^()]*\))?", arg)
+        arg = f"-{arg}" if simple else f"-({arg})"
+    return f"{prefix}.logsigmoid({arg})"
+
+
+def _log_rewrite(ctx, kind: str):
+    """``(line, probabilities, line number)``: the user's line with its ``torch.log(<probabilities>)`` made
+    stable (every one of the same family in the statement), and how the probabilities are written."""
+    from .backward import assignments, path_to
+
+    stated = loss_statement(ctx)
+    if not stated:
+        return None
+    prog, stmt, _ = stated
+    binds = assignments(prog)
+    rel = ctx.call.lineno - prog.start + 1
+    path, _ = path_to(prog, _names_in(ctx.call.args["loss"]) or [ctx.call.args["loss"].strip()], rel)
+    family = {"softmax"} if kind == "softmax" else {"sigmoid", "1 - sigmoid"}
+    for st, value in sorted(path, key=lambda p: -p[0].lineno):
+        line, probs, changed = prog.statement(st), None, False
+        for node in ast.walk(value):
+            if not isinstance(node, ast.Call) or _callee_last(node) != "log" or not isinstance(node.func, ast.Attribute):
+                continue
+            owner = node.func.value
+            if isinstance(owner, ast.Name) and owner.id in ("torch", "np", "math"):
+                if owner.id != "torch" or len(node.args) != 1 or node.keywords:
+                    continue
+                arg = node.args[0]
+            elif not node.args and not node.keywords:
+                arg = owner
+            else:
+                continue
+            found = _prob_call(prog, arg, binds, st.lineno)
+            if not found or found[0] not in family:
+                continue
+            new, old = _stable_expr(ctx, prog, found[0], found[1]), prog.segment(node)
+            if not new or old not in line:
+                continue
+            line, changed = line.replace(old, new, 1), True
+            if found[0] == kind and probs is None:
+                probs = found[2] or prog.segment(found[1])
+        if changed and probs:
+            return line, probs, prog.line(st)
+    return None
+
+
+@rule("NLH540", "unstable-log", "log(softmax(x)) or log(sigmoid(x)): probabilities that round to 0 give -inf and NaN",
+      families=("anomaly-nan",),
+      examples=(Example(
+          "import torch\n"
+          "logits = torch.tensor([[80.0, -30.0, 5.0], [-20.0, 90.0, 0.0]], requires_grad=True)\n"
+          "targets = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])\n"
+          "with torch.autograd.detect_anomaly():\n"
+          "    probs = torch.softmax(logits, dim=1)\n"
+          "    loss = -(targets * torch.log(probs)).sum(dim=1).mean()\n"
+          "    loss.backward()",
+          expect=("loss = -(targets * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()", "`probs`",
+                  "exactly 0", "LogBackward0")),))
+def unstable_log(ctx) -> Hint | None:
+    """log over softmax/sigmoid outputs (read from the loss's autograd graph): float32 probabilities round to
+    exactly 0 for logits far apart, log(0) = -inf, and its gradient 1/p turns NaN. log_softmax/logsigmoid
+    compute the same values without forming the 0."""
+    found = _anomaly(ctx)
+    if not found:
+        return None
+    function, loss = found
+    if function not in NAN_NODES:
+        return None
+    kind = _log_over(ctx)
+    if kind is None:
+        return None
+    probs = ctx.graph_results[">".join(LOG_OVER[kind][-1])]
+    rewrite = _log_rewrite(ctx, kind) if ctx.call is not None and "loss" in ctx.call.args else None
+    expr = ctx.name("loss")
+    named, origin = None, ""
+    if rewrite:
+        fix, named, _ = rewrite
+        what = f"`{named}`"
+        origin = f" (from {'softmax' if kind == 'softmax' else 'sigmoid'})" if named.isidentifier() else ""
+    else:
+        what = f"the {kind.split()[-1]} output"
+        fix = {"softmax": "F.log_softmax(logits, dim=1)   # instead of torch.log(F.softmax(logits, dim=1))",
+               "sigmoid": "F.logsigmoid(logits)   # instead of torch.log(torch.sigmoid(logits))",
+               "1 - sigmoid": "F.logsigmoid(-logits)   # instead of torch.log(1 - torch.sigmoid(logits))"}[kind]
+    op = "softmax" if kind == "softmax" else "sigmoid"
+    stable = "log_softmax" if kind == "softmax" else "logsigmoid"
+    if kind == "1 - sigmoid":
+        title = f"log(1 - sigmoid(...)) in `{expr}`: sigmoid outputs of exactly 1 give log(0) = -inf and NaN gradients"
+        values = ("has entries that are exactly 1: in float32, sigmoid rounds to 1 once a logit is above about "
+                  "17, so 1 - p is 0" if probs.dtype == "float32" else
+                  "has entries that are exactly 1: sigmoid rounds to 1 for large logits, so 1 - p is 0")
+        extreme = f"largest value exactly {_num(probs.max)}"
+    else:
+        title = f"log({op}(...)) in `{expr}`: probabilities of exactly 0 give log = -inf and NaN gradients"
+        values = (f"has entries that are exactly 0: in float32, {op} rounds to 0 once "
+                  + ("the logits of a row are far apart (about 104 apart)" if op == "softmax"
+                     else "a logit is below about -104")
+                  if probs.dtype == "float32" else
+                  f"has entries that are exactly 0: {op} rounds to 0 once the logits are far enough apart")
+        extreme = "smallest value exactly 0"
+    value = "nan" if loss.has_nan else "inf" if loss.has_inf else ""
+    names = [expr, named or f"{op} output"]
+    width = max(len(n) for n in names)
+    evidence = (f"{expr:<{width}}  " + (f"{loss.dtype}[{', '.join(map(str, loss.shape))}] = {value}" if value
+                                         else loss.summary()),
+                f"{names[1]:<{width}}  {probs.summary()}, {extreme}",
+                f"autograd: {' <- '.join(ctx.graph[:6])}")
+    return Hint(
+        title=title,
+        message=(f"{what[0].upper() + what[1:]}{origin} {values}, and log(0) = -inf"
+                 + {"nan": f", which makes `{expr}` nan" + (" (0 * -inf = nan)" if "MulBackward0" in ctx.graph else ""),
+                    "inf": f", which makes `{expr}` inf", "": ""}[value]
+                 + f". The gradient of log at 0 is infinite, which anomaly mode reports as NaN in {function}. "
+                 f"{stable} computes the same log-probabilities directly from the logits, without ever forming "
+                 "the 0."),
+        fix=fix,
+        evidence=evidence,
+    )
+
+
 @rule("NLH512", "nan-inf", "anomaly mode: NaN in a loss's backward because the loss itself is NaN/Inf",
       families=("anomaly-nan",),
       examples=(Example(
@@ -656,5 +929,5 @@ def anomaly_nan_loss(ctx) -> Hint | None:
 
 
 RULES = [bce_input_nan, bce_tanh_input, bce_rounding, bce_logits,
-         bce_target_nan, bce_target_255, bce_target_pm1, bce_class_indices, bce_target_other,
-         sqrt_of_zero_loss, anomaly_nan_loss]
+         bce_target_nan, bce_target_255, bce_target_pm1, bce_ignore_or_classes, bce_class_indices, bce_target_other,
+         sqrt_of_zero_loss, unstable_log, anomaly_nan_loss]
