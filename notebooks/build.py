@@ -1,9 +1,10 @@
-"""Build and execute ``01_errors.ipynb`` from the rules' own examples (the demo gallery).
+"""Build and execute the demo notebooks, so they are committed as a reader should see them.
 
-    python notebooks/build.py          # rewrites notebooks/01_errors.ipynb with fresh outputs
+    python notebooks/build.py
 
-The notebook is committed with its outputs, as a reader should see it; tests/test_notebooks.py
-re-executes it and fails when a committed hint no longer matches what nllhint prints.
+``01_errors.ipynb`` is generated from the rules' own examples (the demo gallery); every other notebook
+keeps its cells and gets fresh outputs. tests/test_notebooks.py re-executes them and fails when a
+committed hint or report no longer matches what nllhint prints.
 """
 
 from __future__ import annotations
@@ -44,10 +45,13 @@ def execute(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def main() -> None:
-    nb = execute(build())
     path = HERE / "01_errors.ipynb"
-    nbformat.write(nb, path)
-    print(f"wrote {path} ({len(nb.cells)} cells)")
+    nbformat.write(execute(build()), path)
+    print(f"wrote {path}")
+    for other in sorted(HERE.glob("*.ipynb")):
+        if other != path:
+            nbformat.write(execute(nbformat.read(other, as_version=4)), other)
+            print(f"re-executed {other}")
 
 
 if __name__ == "__main__":
