@@ -23,3 +23,21 @@ class Finding:
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
             raise ValueError(f"severity must be one of {SEVERITIES}, not {self.severity!r}")
+
+
+@dataclass(frozen=True)
+class Hint:
+    """What a rule or an audit answers; the registry adds code, category and severity to make a Finding."""
+
+    title: str  # one line: what is wrong, with the user's names
+    message: str  # 2-4 sentences: the evidence (and how sure), why it matters
+    fix: str | None = None  # the user's line rewritten, or a short snippet
+    evidence: tuple[str, ...] | None = None  # None: the tensors of the call, named as the user wrote them
+
+
+@dataclass(frozen=True)
+class Example:
+    """A cell that shows a rule's finding: it is both a test and the rule's documentation."""
+
+    code: str  # the cell, as a user would write it
+    expect: tuple[str, ...] = ()  # strings the output must show (expression names, the rewritten line)

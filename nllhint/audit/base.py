@@ -20,25 +20,10 @@ import ast
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..finding import Example, Hint
 from ..probe import TensorFacts
 from ..source import UserCall
 from .provenance import NO_ORIGIN, Origin, origin
-
-
-@dataclass(frozen=True)
-class Hint:
-    title: str  # one line: what is wrong, with the user's names
-    message: str  # 2-4 sentences: the evidence (and how sure), why it matters
-    fix: str | None = None  # the user's line rewritten, or a short instruction
-    evidence: tuple[str, ...] | None = None  # None: what is known about the call's tensors
-
-
-@dataclass(frozen=True)
-class Example:
-    """A cell that shows the audit's finding when run under ``%%losscheck``: a test and the docs."""
-
-    code: str
-    expect: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

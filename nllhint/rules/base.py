@@ -6,24 +6,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..context import LossContext
-
-
-@dataclass(frozen=True)
-class Hint:
-    """A rule's answer; the registry turns it into a ``Finding`` with the rule's code and category."""
-
-    title: str
-    message: str
-    fix: str | None = None
-    evidence: tuple[str, ...] | None = None  # None: the tensors of the call, named as the user wrote them
-
-
-@dataclass(frozen=True)
-class Example:
-    """A cell that triggers the rule; it is both a test and the rule's documentation."""
-
-    code: str  # the cell, as a user would write it
-    expect: tuple[str, ...] = ()  # strings the hint must show (expression names, the rewritten line)
+from ..finding import Example, Hint
 
 
 @dataclass(frozen=True)
