@@ -16,6 +16,8 @@ Each Hint says how sure it is and why, in words: "its grad_fn says softmax produ
 
 from __future__ import annotations
 
+import inspect
+
 import ast
 from dataclasses import dataclass, field
 from typing import Callable
@@ -45,7 +47,7 @@ def audit(code: str, category: str, summary: str, *, losses: tuple[str, ...], se
     def wrap(check: Callable[[LossCall], Hint | None]) -> Audit:
         return Audit(code=code, category=category, severity=severity, summary=summary,
                      losses=frozenset(losses), check=check, examples=examples,
-                     doc=(check.__doc__ or "").strip())
+                     doc=inspect.cleandoc(check.__doc__ or ""))
 
     return wrap
 

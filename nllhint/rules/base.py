@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -27,6 +29,6 @@ def rule(code: str, category: str, summary: str, *, families: tuple[str, ...], s
 
     def wrap(check: Callable[[LossContext], Hint | None]) -> Rule:
         return Rule(code=code, category=category, severity=severity, summary=summary, families=families,
-                    check=check, examples=examples, doc=(check.__doc__ or "").strip())
+                    check=check, examples=examples, doc=inspect.cleandoc(check.__doc__ or ""))
 
     return wrap
