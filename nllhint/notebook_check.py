@@ -73,39 +73,22 @@ class _KernelCheck:
     """Kernel side: one watch for the whole notebook, a JSON snapshot written after every cell."""
 
     def __init__(self, shell, out: str):
-        from .watcher import Watch
+        from .watcher import STOP_LISTENERS, Watch
 
         self.shell = shell
         self.out = out
         self.cells: list[dict] = []  # one record per executed cell: execution count, error if any
         self.others: list = []  # SiteReports of the watches the notebook ran itself
-        self._patch_stop(Watch)
+        STOP_LISTENERS.append(self._collect)
         self.watch = Watch()
         self.watch.start()
         shell.events.register("post_run_cell", self.post_run_cell)
 
-    def _patch_stop(self, cls) -> None:
-        """Collect the reports of the notebook's own watches: the innermost watch records a call."""
-        original = cls.stop
-        if getattr(original, "__nllhint_check__", False):
-            original = original.__wrapped__
-        check = self
-
-        def stop(watch):
-            report = original(watch)
-            if watch is not check.watch and not watch.__dict__.get("_nllhint_check_seen"):
-                watch._nllhint_check_seen = True
-                try:
-                    check.others.extend(report.sites)
-                    check.write()
-                except Exception:
-                    if os.environ.get("NLLHINT_DEBUG"):
-                        raise
-            return report
-
-        stop.__wrapped__ = original
-        stop.__nllhint_check__ = True
-        cls.stop = stop
+    def _collect(self, watch, report) -> None:
+        """A watch the notebook ran itself took the calls (the innermost watch records): keep its report."""
+        if watch is not self.watch:
+            self.others.extend(report.sites)
+            self.write()
 
     def post_run_cell(self, result) -> None:
         try:

@@ -470,6 +470,11 @@ class LossReport:
         self._watch = None
 
 
+# Called as ``listener(watch, report)`` when any watch stops: how ``nllhint check`` collects the reports
+# of the watches a notebook runs itself (``%%losscheck`` cells), which take the calls from its own watch.
+STOP_LISTENERS: list = []
+
+
 class Watch:
     """Context manager behind ``nllhint.watch()``. Entering patches the losses (once for nested
     watches); leaving restores them and freezes the report. Calls go to the innermost active watch."""
@@ -513,6 +518,12 @@ class Watch:
                 raise
             self.report._freeze(())
         self._sites = {}
+        for listener in list(STOP_LISTENERS):
+            try:
+                listener(self, self.report)
+            except Exception:
+                if os.environ.get("NLLHINT_DEBUG"):
+                    raise
         return self.report
 
     def __enter__(self) -> LossReport:
