@@ -15,6 +15,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     # target-range
     "target-out-of-bounds": (
         r"Target (?P<value>-?\d+) is out of bounds",
+        r"Assertion `cur_target >= 0 && cur_target < n_classes' failed",  # torch <= 1.4 on the CPU
         r"Target values should be in \[0, (?P<last>\d+)\], but values in range \[(?P<min>-?\d+), (?P<max>-?\d+)\]",
         r"^target out of range",
         r"argument #2 'target' is out of range",
