@@ -127,10 +127,18 @@ def test_coexists_with_an_extension_using_the_custom_exception_slot(shell, capsy
 def test_unload_restores_the_shell_and_reload_works(shell, capsys):
     before = dict(shell.__dict__)
     line_magics = set(shell.magics_manager.magics["line"])
+    cell_magics = set(shell.magics_manager.magics["cell"])
+    callbacks = {name: list(cbs) for name, cbs in shell.events.callbacks.items()}
     shell.run_line_magic("load_ext", "nllhint")
+    shell.run_line_magic("losscheck", "on")
     shell.run_line_magic("unload_ext", "nllhint")
     assert shell.__dict__.get("_showtraceback") == before.get("_showtraceback")
     assert set(shell.magics_manager.magics["line"]) == line_magics
+    assert set(shell.magics_manager.magics["cell"]) == cell_magics
+    assert {name: list(cbs) for name, cbs in shell.events.callbacks.items()} == callbacks
+    import torch.nn.functional as F
+
+    assert not hasattr(F.cross_entropy, "__wrapped__"), "the losses are torch's own again"
     assert set(shell.__dict__) == set(before)
     shell.run_line_magic("load_ext", "nllhint")
     shell.run_line_magic("reload_ext", "nllhint")
