@@ -108,6 +108,10 @@ class LossContext:
             return None
         return self.call.rewrite(replacements, callee, add)
 
+    def fix_arg(self, param: str, new_expr: str) -> str:
+        """The user's line with one argument replaced, or ``name = new_expr`` when the line is unknown."""
+        return self.fix({param: new_expr}) or f"{self.name(param)} = {new_expr}"
+
     def option(self, name: str, default=None):
         return self.options.get(name, default)
 

@@ -496,8 +496,7 @@ def float_labels(ctx) -> Hint | None:
         message=(f"{name} is {tgt.dtype}{list(tgt.shape)} with whole-number {values_text(tgt)}: class labels "
                  f"stored as floats, as torch.Tensor(...) or a float NumPy/pandas column makes them. "
                  f"{ctx.loss_label} reads class-index targets as int64; convert with .long()."),
-        fix=ctx.fix({"target": ctx.with_method("target", ".long()")})
-        or f"{ctx.name('target')} = {ctx.with_method('target', '.long()')}",
+        fix=ctx.fix_arg("target", ctx.with_method("target", ".long()")),
     )
 
 
@@ -525,8 +524,7 @@ def narrow_int_labels(ctx) -> Hint | None:
         title=f"{name} is {tgt.dtype}; {ctx.loss_label} needs int64 (long) class indices",
         message=(f"{name} holds class indices ({values_text(tgt)}) but as {tgt.dtype}; {ctx.loss_label} accepts "
                  f"int64 targets (uint8 too).{origin} Convert with .long()."),
-        fix=ctx.fix({"target": ctx.with_method("target", ".long()")})
-        or f"{ctx.name('target')} = {ctx.with_method('target', '.long()')}",
+        fix=ctx.fix_arg("target", ctx.with_method("target", ".long()")),
     )
 
 
@@ -596,8 +594,7 @@ def bce_integer_labels(ctx) -> Hint | None:
         message=(f"{name} holds 0/1 labels as {tgt.dtype}. Binary cross-entropy takes targets as probabilities "
                  f"in [0, 1], of the input's float dtype ({inp.dtype}), unlike CrossEntropyLoss's integer class "
                  f"indices. Convert with {suffix}."),
-        fix=ctx.fix({"target": ctx.with_method("target", suffix)})
-        or f"{ctx.name('target')} = {ctx.with_method('target', suffix)}",
+        fix=ctx.fix_arg("target", ctx.with_method("target", suffix)),
     )
 
 
@@ -652,8 +649,7 @@ def margin_float_labels(ctx) -> Hint | None:
         title=f"{name} is {tgt.dtype}; {ctx.loss_label} needs int64 (long) class indices",
         message=(f"{name} holds whole numbers ({values_text(tgt)}) stored as {tgt.dtype}; {ctx.loss_label} "
                  f"uses them as class indices, which must be int64. Convert with .long()."),
-        fix=ctx.fix({"target": ctx.with_method("target", ".long()")})
-        or f"{ctx.name('target')} = {ctx.with_method('target', '.long()')}",
+        fix=ctx.fix_arg("target", ctx.with_method("target", ".long()")),
     )
 
 
@@ -708,8 +704,7 @@ def float_width_mix(ctx) -> Hint | None:
         message=(f"{ctx.loss_label} needs input and target of the same float dtype. {ctx.code(param)} is "
                  f"{odd.dtype}" + (", what NumPy arrays hold by default" if odd.dtype == "float64" else "")
                  + f"; convert it with {suffix}."),
-        fix=ctx.fix({param: ctx.with_method(param, suffix)})
-        or f"{ctx.name(param)} = {ctx.with_method(param, suffix)}",
+        fix=ctx.fix_arg(param, ctx.with_method(param, suffix)),
     )
 
 

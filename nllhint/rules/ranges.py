@@ -51,7 +51,7 @@ def one_based_labels(ctx) -> Hint | None:
         message=(f"{ctx.code('input')} has {classes} classes along dim 1, so valid labels are "
                  f"0..{classes - 1}. {name} never contains 0 and reaches {hi}, which is what labels "
                  f"numbered from 1 look like. Shift them down by one."),
-        fix=ctx.fix({"target": ctx.with_method("target", "") + " - 1"}) or f"{ctx.name('target')} = {ctx.name('target')} - 1",
+        fix=ctx.fix_arg("target", ctx.with_method("target", "") + " - 1"),
     )
 
 
@@ -83,7 +83,7 @@ def shifted_labels(ctx) -> Hint | None:
         message=(f"{name} takes exactly the {classes} values {lo}..{hi} and {ctx.code('input')} has "
                  f"{classes} classes, so -1 looks like one of the classes (for example a negative label), "
                  f"not padding. Shift the labels up by one; ignore_index=-1 would silently drop that class."),
-        fix=ctx.fix({"target": ctx.with_method("target", "") + " + 1"}) or f"{ctx.name('target')} = {ctx.name('target')} + 1",
+        fix=ctx.fix_arg("target", ctx.with_method("target", "") + " + 1"),
     )
 
 
@@ -110,7 +110,7 @@ def mask_0_255(ctx) -> Hint | None:
         message=(f"{name} has only the values 0 and 255: a binary mask read from an image file. "
                  f"{ctx.code('input')} has 2 classes, so the foreground must be 1. Divide by 255 "
                  f"(ignore_index=255 would drop every foreground pixel)."),
-        fix=ctx.fix({"target": ctx.with_method("target", "") + " // 255"}) or f"{ctx.name('target')} = {ctx.name('target')} // 255",
+        fix=ctx.fix_arg("target", ctx.with_method("target", "") + " // 255"),
     )
 
 

@@ -204,8 +204,7 @@ def column_target(ctx) -> Hint | None:
                  f"{shape_text(inp.shape)}, so the labels must be ({inp.shape[0]},). {name} has an extra "
                  f"axis of size 1, typical of labels read as a column (df[['label']], unsqueeze(1))."
                  + (" It is also float, and class indices must be int64." if suffix.endswith("long()") else "")),
-        fix=ctx.fix({"target": ctx.with_method("target", suffix)})
-        or f"{ctx.name('target')} = {ctx.with_method('target', suffix)}",
+        fix=ctx.fix_arg("target", ctx.with_method("target", suffix)),
     )
 
 
@@ -242,8 +241,7 @@ def mask_channel_axis(ctx) -> Hint | None:
                  f"per position, shaped {wanted}. {name} keeps a size-1 channel axis (at dim {dim}), as "
                  f"masks loaded like single-channel images do; squeeze it away."
                  + (" It is also float, and class indices must be int64." if suffix.endswith("long()") else "")),
-        fix=ctx.fix({"target": ctx.with_method("target", suffix)})
-        or f"{ctx.name('target')} = {ctx.with_method('target', suffix)}",
+        fix=ctx.fix_arg("target", ctx.with_method("target", suffix)),
     )
 
 
@@ -412,8 +410,7 @@ def lost_batch_axis(ctx) -> Hint | None:
                  f"{shape_text((1, *inp.shape[2:]))}. {ctx.code('target')} is missing the leading batch axis, "
                  f"which is what squeeze() without a dim does to a batch of one. Add it back (or squeeze only "
                  f"the channel axis, squeeze(1))."),
-        fix=ctx.fix({"target": ctx.with_method("target", suffix)})
-        or f"{ctx.name('target')} = {ctx.with_method('target', suffix)}",
+        fix=ctx.fix_arg("target", ctx.with_method("target", suffix)),
     )
 
 
