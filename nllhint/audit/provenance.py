@@ -92,6 +92,26 @@ def _signed(dim: int) -> int:
     return dim - (1 << 64) if dim >= (1 << 63) else dim
 
 
+def _linear_before_bias(add):
+    """For ``matmul(x, W.T) + bias`` (how nn.Linear runs on some 3-D inputs), the matmul's node."""
+    parents = [f for f, _ in add.next_functions if f is not None]
+    leaves = [p for p in parents if type(p).__name__ == "AccumulateGrad"]
+    others = [p for p in parents if type(p).__name__ != "AccumulateGrad"]
+    if len(leaves) != 1 or len(others) != 1:
+        return None
+    node = others[0]
+    for _ in range(3):
+        name = type(node).__name__
+        if name in ("MmBackward0", "BmmBackward0"):
+            return others[0]
+        if name not in _RESHAPE:
+            return None
+        node = next((f for f, _ in node.next_functions if f is not None), None)
+        if node is None:
+            return None
+    return None
+
+
 def origin(tensor) -> Origin:
     """Follow ``tensor.grad_fn`` through value-preserving ops. Never raises; reads no values."""
     try:
@@ -104,6 +124,12 @@ def origin(tensor) -> Origin:
     reordered = reshaped = False
     for _ in range(MAX_STEPS):
         name = type(fn).__name__
+        if name == "AddBackward0":  # nn.Linear on a non-contiguous 3-D input: matmul, then + bias
+            after_bias = _linear_before_bias(fn)
+            if after_bias is None:
+                return Origin(grad_fn=first, node=name, reordered=reordered, reshaped=reshaped)
+            fn = after_bias
+            continue
         if name in _PASS:
             reordered |= name in _REORDER
             reshaped |= name in _RESHAPE
