@@ -159,7 +159,7 @@ class LossContext:
 
         classes = []
         for value in list(frame.f_locals.values()) + list(frame.f_globals.values())[:500]:
-            if (not isinstance(value, torch.nn.Module) or type(value) in classes
+            if (not _is(value, torch.nn.Module) or type(value) in classes
                     or type(value).__module__.startswith("torch.")):
                 continue
             if self._input_params:
@@ -184,7 +184,7 @@ class LossContext:
 
         found = []
         for var, value in list(frame.f_locals.items()) + list(frame.f_globals.items())[:500]:
-            if not isinstance(value, torch.nn.Module) or var.startswith("_"):
+            if not _is(value, torch.nn.Module) or var.startswith("_"):
                 continue
             try:
                 named = list(value.named_modules())[:2000]
@@ -214,7 +214,7 @@ class LossContext:
 
         found = []
         for var, value in list(frame.f_locals.items()) + list(frame.f_globals.items())[:500]:
-            if not isinstance(value, DataLoader) or var.startswith("_") or not isinstance(value.batch_size, int):
+            if not _is(value, DataLoader) or var.startswith("_") or not isinstance(value.batch_size, int):
                 continue
             dataset = value.__dict__.get("dataset")
             size = None
@@ -229,14 +229,16 @@ class LossContext:
     def lookup(self, name: str, default=None):
         """The value bound to a plain ``name`` where the loss was called (locals, then globals).
 
-        Reads the frame's dictionaries only: no code runs, no attribute is evaluated.
+        Reads the frame's dictionaries only: no code runs, no attribute is evaluated. An object that would
+        run its own code when a rule asks ``isinstance`` (a mock, a lazy proxy) gives ``default``.
         """
         frame = self._user_frame
         if frame is None or not isinstance(name, str):
             return default
         for scope in (frame.f_locals, frame.f_globals):
             if name in scope:
-                return scope[name]
+                value = scope[name]
+                return default if _answers_itself(value) else value
         return default
 
     def user_source(self) -> tuple[str, int] | None:
@@ -261,8 +263,26 @@ class LossContext:
         self._input_params = frozenset()
 
 
+def _is(value, cls) -> bool:
+    """``isinstance`` without asking the object: it falls back to ``value.__class__``, which a property or a
+    ``__getattribute__`` (mocks, lazy proxies) answers with user code; ``type()`` never runs any."""
+    return issubclass(type(value), cls)
+
+
+def _answers_itself(value) -> bool:
+    """Does the object's class answer ``__class__`` or attribute reads with Python code of its own?"""
+    import types
+
+    for klass in type(value).__mro__:
+        for name in ("__getattribute__", "__class__"):
+            attr = klass.__dict__.get(name)
+            if attr is not None and not isinstance(attr, (types.WrapperDescriptorType, types.GetSetDescriptorType)):
+                return True
+    return False
+
+
 def _int_sequence(value, limit: int = 1 << 16) -> bool:
-    return (isinstance(value, (list, tuple)) and 0 < len(value) <= limit
+    return (_is(value, (list, tuple)) and 0 < len(value) <= limit
             and all(type(v) is int for v in value))
 
 
@@ -432,11 +452,11 @@ def _read_loss_frame(ctx: LossContext, entries, loss_i: int, in_torch) -> None:
     for key, value in local.items():
         if key not in arguments:  # torch's own temporaries (expanded_input, ...) are not the user's
             continue
-        if isinstance(value, torch.Tensor):
+        if _is(value, torch.Tensor):
             class_dim = -1 if (ctx.loss == "ctc_loss" and key == "log_probs") else None
             role = "lengths" if key.endswith("_lengths") else None
             ctx.tensors[key] = describe(value, read_values=ctx.values_readable, class_dim=class_dim, role=role)
-        elif key in OPTION_NAMES and isinstance(value, (int, float, str, bool, type(None))):
+        elif key in OPTION_NAMES and _is(value, (int, float, str, bool, type(None))):
             ctx.options[key] = value
         elif key.endswith("_lengths") and _int_sequence(value):  # CTC lengths given as a list of ints
             ctx.tensors[key] = describe(torch.tensor(value, dtype=torch.long), role="lengths")
@@ -580,12 +600,12 @@ def _read_one_hot(ctx: LossContext, entries, in_torch) -> bool:
     ctx.location = location_of(frame.f_code.co_filename, tb.tb_lineno)
     ctx.call = user_call(node, source, frame.f_code.co_filename, ["tensor", "num_classes"])
     arg = _lookup(frame, _strip_casts(node.args[0])) if node.args else None
-    if isinstance(arg, torch.Tensor):
+    if _is(arg, torch.Tensor):
         ctx.tensors["tensor"] = describe(arg, read_values=ctx.values_readable)
     classes = node.args[1] if len(node.args) > 1 else next(
         (k.value for k in node.keywords if k.arg == "num_classes"), None)
     value = _lookup(frame, classes) if classes is not None else -1
-    if isinstance(value, int):
+    if _is(value, int):
         ctx.options["num_classes"] = value
     return True
 
@@ -643,7 +663,7 @@ def _read_cuda_failure(ctx: LossContext, entries, in_torch) -> None:
 
         used |= set(re.findall(r"[A-Za-z_]\w*", "".join(linecache.getlines(frame.f_code.co_filename))))
     for key, value in frame.f_locals.items():
-        if key in used and isinstance(value, torch.Tensor) and value.grad_fn is not None:
+        if key in used and _is(value, torch.Tensor) and value.grad_fn is not None:
             loss = BACKWARD_LOSS_NODES.get(type(value.grad_fn).__name__)
             if loss:
                 ctx.loss = ctx.loss or loss

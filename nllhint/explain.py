@@ -15,20 +15,36 @@ def explain(exc: BaseException) -> list[Finding]:
     """Diagnose an exception raised through a PyTorch loss. ``[]`` when it has nothing to do with one.
 
     Follows ``__cause__``/``__context__`` a few steps, so an error re-raised by a training helper is
-    still explained. Never raises (set ``NLLHINT_DEBUG=1`` to see internal errors).
+    still explained. Never raises (set ``NLLHINT_DEBUG=1`` to see internal errors), also when called
+    with almost no stack left (a handler deep in a recursion): what fails there returns ``[]``.
     """
-    if "torch" not in sys.modules:  # no torch imported: the error cannot have come through a loss
+    try:
+        return _explain_chain(exc)
+    except Exception:  # RecursionError outside the per-rule guards (an import, an except clause)
+        try:
+            debug = os.environ.get("NLLHINT_DEBUG")
+        except Exception:  # not even the stack for that
+            debug = None
+        if debug:
+            raise
+        return []
+
+
+def _explain_chain(exc: BaseException) -> list[Finding]:
+    torch = sys.modules.get("torch")
+    if torch is None:  # no torch imported: the error cannot have come through a loss
         return []
     seen = set()
     current: BaseException | None = exc
-    for _ in range(5):
-        if current is None or id(current) in seen:
-            break
-        seen.add(id(current))
-        findings = _explain_one(current)
-        if findings:
-            return findings
-        current = current.__cause__ or current.__context__
+    with torch._C.DisableTorchFunctionSubclass():  # a tensor subclass's __torch_function__ is user code
+        for _ in range(5):
+            if current is None or id(current) in seen:
+                break
+            seen.add(id(current))
+            findings = _explain_one(current)
+            if findings:
+                return findings
+            current = current.__cause__ or current.__context__
     return []
 
 

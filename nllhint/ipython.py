@@ -66,7 +66,7 @@ class HintHook:
         except BaseException as exc:  # nllhint must never cost the user their traceback
             if os.environ.get("NLLHINT_DEBUG"):
                 raise
-            return [f"nllhint: could not build a hint ({type(exc).__name__}: {str(exc)[:80]})"]
+            return [_failure_line(exc)]
 
     def color(self) -> bool:
         """Colour like the traceback does: off for IPython's ``nocolor`` and for ``NO_COLOR``."""
@@ -79,6 +79,17 @@ class HintHook:
         if type(self.shell).__name__ == "ZMQInteractiveShell":
             return KERNEL_WIDTH
         return max(40, min(shutil.get_terminal_size((KERNEL_WIDTH, 24)).columns, 120))
+
+
+def _failure_line(exc: BaseException) -> str:
+    """One short line, whatever the error: its message on one line, cut; a ``__str__`` that raises too."""
+    try:
+        detail = " ".join(str(exc).split())
+    except Exception:
+        detail = ""
+    if len(detail) > 60:
+        detail = detail[:57] + "..."
+    return f"nllhint: could not build a hint ({type(exc).__name__}{': ' + detail if detail else ''})"
 
 
 _HOOKS: dict[int, HintHook] = {}

@@ -331,8 +331,18 @@ def _flat_sample(t, limit: int):
     if numel <= limit:
         return (t.reshape(-1), False)
     positions = torch.linspace(0, numel - 1, limit, device=t.device).long()
-    index = torch.unravel_index(positions, t.shape)
+    index = _unravel(positions, t.shape)
     return (t[index], True)
+
+
+def _unravel(positions, shape) -> tuple:
+    """``torch.unravel_index`` for non-negative flat positions in a non-empty shape, without its import of
+    ``torch.fx.experimental.symbolic_shapes`` (and sympy: about a second, on the first hint of a session)."""
+    index = []
+    for size in reversed(tuple(shape)):
+        index.append(positions % size)
+        positions = positions // size
+    return tuple(reversed(index))
 
 
 def _row_stats(t, class_dim: int) -> dict:
@@ -351,7 +361,7 @@ def _row_stats(t, class_dim: int) -> dict:
         rows = moved.unsqueeze(0)
     else:
         positions = torch.linspace(0, n_rows - 1, take, device=t.device).long()
-        rows = moved[torch.unravel_index(positions, moved.shape[:-1])]
+        rows = moved[_unravel(positions, moved.shape[:-1])]
     rows = rows.double()
     if not torch.isfinite(rows).all():
         finite_rows = torch.isfinite(rows).all(dim=-1)

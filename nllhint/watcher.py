@@ -640,7 +640,8 @@ class Watch:
         if torch._C._functorch.is_functorch_wrapped_tensor(result):
             return None, None, None
         describe = _lazy().describe
-        if result.device.type == "cpu" and result.numel() == 1 and type(result) is torch.Tensor:
+        if (result.device.type == "cpu" and result.numel() == 1 and type(result) is torch.Tensor
+                and not result.is_complex()):  # a complex loss (complex targets) has no isfinite(item)
             value = result.detach().reshape(()).item()
             return math.isfinite(value), None, value
         if result.device.type != "cpu" and site.examined > self.sample:

@@ -1959,13 +1959,6 @@ SILENT_CORRECT: list[Case] = [
 # Known gaps: what nllhint shows today instead of the expected hint (strict: a fix makes it XPASS).
 # --------------------------------------------------------------------------------------------------
 XFAIL: dict[str, str] = {
-    "soundstorm-random-mask-selects-nothing":
-        "NLH902 [nan-inf] says the inputs were finite and 'the loss itself overflowed ... check the learning "
-        "rate'; logits[mask] is empty (0 rows): the mean over zero samples is NaN (empty-input: skip empty "
-        "batches / guard mask.any())",
-    "dgai-text-generation-seq-len-equals-vocab":
-        "%%losscheck reports 'no problems found' for (N, T, C) = (4, 12, 12) scores given to CrossEntropyLoss "
-        "(classes read from dim 1 = time steps); NLH809 does not fire",
 }
 
 

@@ -3,12 +3,24 @@ NaN or Inf loss."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 from .base import Example, Hint, LossCall, audit
 
 _HEAD = "import torch, torch.nn as nn, torch.nn.functional as F\n"
 BROADCASTING_LOSSES = ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss")
+
+
+def _broadcast(a: tuple, b: tuple) -> tuple | None:
+    """The broadcast of two shapes, None if they do not broadcast (``torch.broadcast_shapes`` imports
+    ``torch.fx.experimental.symbolic_shapes`` and sympy on first use: a second the user did not ask for)."""
+    out = []
+    for x, y in itertools.zip_longest(reversed(a), reversed(b), fillvalue=1):
+        if x != y and 1 not in (x, y):
+            return None
+        out.append(y if x == 1 else x)
+    return tuple(reversed(out))
 
 
 def _shape(shape) -> str:
@@ -30,11 +42,8 @@ def broadcast_mismatch(call: LossCall) -> Hint | None:
     a, b = call.shape("input"), call.shape("target")
     if a is None or b is None or a == b:
         return None
-    try:
-        import torch
-
-        both = tuple(torch.broadcast_shapes(a, b))
-    except Exception:
+    both = _broadcast(a, b)
+    if both is None:
         return None  # torch raises for these shapes itself
     if both == a or both == b:
         return None  # one side broadcasts into the other: can be intended (a constant target row)
@@ -60,6 +69,34 @@ def broadcast_mismatch(call: LossCall) -> Hint | None:
                  f"The loss is wrong without an error, and the model drifts towards predicting the mean."),
         fix=fix or f"make {call.code('input')} and {call.code('target')} the same shape",
     )
+
+
+@audit("NLH903", "empty-input", "a tensor with zero elements reached the loss: the mean over nothing is NaN",
+       losses=(), severity="error",
+       examples=(Example(_HEAD + "torch.manual_seed(0)\n"
+                         "logits = torch.randn(2, 16, 32, requires_grad=True)\n"
+                         "target = torch.randint(0, 32, (2, 16))\n"
+                         "mask = torch.rand(2, 16) < 0.0   # the random mask came out empty\n"
+                         "loss = F.cross_entropy(logits[mask], target[mask])\n",
+                         expect=("NLH903", "`logits[mask]` is empty (0, 32)", "if logits[mask].numel():")),))
+def empty_batch(call: LossCall) -> Hint | None:
+    """A mean over zero elements is 0 / 0 = NaN, which then poisons every parameter. Told apart from
+    NLH902's "the loss itself overflowed" by the shapes alone (certain, no value read)."""
+    if call.options.get("reduction", "mean") not in ("mean", "batchmean") or call.result_finite is True:
+        return None
+    for name in ("input", "log_probs", "input1", "anchor", "target", "targets"):
+        shape = call.shape(name)
+        if shape is None or 0 not in shape:
+            continue
+        expr = call.code(name)
+        return Hint(
+            title=f"{expr} is empty {_shape(shape)}: the loss is a mean over zero elements, NaN",
+            message=(f"{expr} has shape {_shape(shape)} (certain: from the shape), so {call.loss_label} averages "
+                     f"over nothing: 0 / 0 = NaN. An empty batch usually comes from a mask or filter that kept "
+                     f"nothing, or a last batch of size 0: skip it before the loss."),
+            fix=f"if {call.name(name)}.numel():   # only then compute and backpropagate the loss",
+        )
+    return None
 
 
 @audit("NLH902", "nan-inf", "the loss became NaN or Inf: the first call where it happened, and which tensor",
@@ -150,4 +187,4 @@ def queued_nonfinite(label: str, expression: str) -> Hint:
     )
 
 
-RULES = [broadcast_mismatch, nonfinite_loss]
+RULES = [broadcast_mismatch, empty_batch, nonfinite_loss]

@@ -243,7 +243,7 @@ def targets_shorter_than_lengths(ctx) -> Hint | None:
     name, lengths = ctx.code("targets"), ctx.code("target_lengths")
     n = lp.shape[1]
     if targets.ndim == 1:
-        if got > needed and got % n == 0:
+        if got > needed and n and got % n == 0:  # n = 0: an empty batch
             why = (f"{got} = {n} x {got // n}: it looks like padded rows flattened, padding included. "
                    "Pass the padded (N, S) tensor itself, or concatenate only each row's first "
                    "target_length labels.")

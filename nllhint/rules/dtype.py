@@ -555,7 +555,7 @@ def regression_targets(ctx) -> Hint | None:
         message=(f"{name} is {tgt.dtype}{list(tgt.shape)} with fractional values, so these are not class numbers. "
                  f"If this is a regression task, use a regression loss such as MSELoss on one output per sample"
                  + (f" ({ctx.code('input')} already has one)" if single else
-                    f" ({ctx.code('input')} has {inp.shape[1]} columns now)")
+                    f" ({ctx.code('input')} has {inp.shape[-1] if inp.ndim else 1} columns now)")
                  + ". If they are class labels that were scaled or normalised, undo that and use .long()."),
         fix=fix,
     )
