@@ -330,9 +330,19 @@ def _flat_sample(t, limit: int):
     numel = t.numel()
     if numel <= limit:
         return (t.reshape(-1), False)
-    positions = torch.linspace(0, numel - 1, limit, device=t.device).long()
+    positions = _spread(numel, limit, t.device)
     index = _unravel(positions, t.shape)
     return (t[index], True)
+
+
+def _spread(n: int, count: int, device):
+    """``count`` evenly spaced positions in ``range(n)``, first and last included, in exact integers
+    (a float32 ``linspace`` rounds 999_999_999 up to 10^9: one past the end of a 10^9-element tensor)."""
+    import torch
+
+    if count <= 1:
+        return torch.zeros(1, dtype=torch.long, device=device)
+    return torch.arange(count, dtype=torch.long, device=device) * (n - 1) // (count - 1)
 
 
 def _unravel(positions, shape) -> tuple:
@@ -360,7 +370,7 @@ def _row_stats(t, class_dim: int) -> dict:
     if moved.dim() == 1:
         rows = moved.unsqueeze(0)
     else:
-        positions = torch.linspace(0, n_rows - 1, take, device=t.device).long()
+        positions = _spread(n_rows, take, t.device)
         rows = moved[_unravel(positions, moved.shape[:-1])]
     rows = rows.double()
     if not torch.isfinite(rows).all():
