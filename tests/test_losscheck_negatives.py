@@ -244,3 +244,53 @@ x, y = torch.randn(16, 2) * 0.05, torch.randint(0, 3, (16,))
 log_density = -((x[:, None, :] - means[None]) ** 2).sum(-1) / (2 * 0.01) - torch.log(torch.tensor(2 * 3.1416 * 0.01))
 loss = F.nll_loss(log_density, y)   # log-likelihoods of a Gaussian classifier: may exceed 0
 """)
+
+
+def test_pointer_network_scores_from_bmm_with_as_many_targets_as_steps(ipython):
+    # bmm(enc, dec^T) is (N, C=T_enc, T_dec): the classes are already at dim 1 (not a Linear layer's output)
+    assert_clean(ipython, """
+N, T, D = 4, 10, 16
+encoder, decoder = nn.Linear(8, D), nn.Linear(8, D)
+enc, dec = encoder(torch.randn(N, T, 8)), decoder(torch.randn(N, T, 8))
+scores = torch.bmm(enc, dec.transpose(1, 2))
+order = torch.stack([torch.randperm(T) for _ in range(N)])
+loss = F.cross_entropy(scores, order)
+loss.backward()
+""")
+
+
+def test_mixture_of_experts_probabilities_combined_with_bmm_into_bce(ipython):
+    assert_clean(ipython, """
+gate_net, experts = nn.Linear(10, 3), nn.Linear(10, 3)
+x, y = torch.randn(16, 10), (torch.rand(16) > 0.5).float()
+gate = F.softmax(gate_net(x), dim=1)
+expert_p = torch.sigmoid(experts(x)).unsqueeze(2)
+p = torch.bmm(gate.unsqueeze(1), expert_p).view(16)   # a convex mix of probabilities
+loss = F.binary_cross_entropy(p, y)
+loss.backward()
+""")
+
+
+def test_lm_padding_masked_after_an_unreduced_loss(ipython):
+    assert_clean(ipython, """
+V, pad = 1000, 0
+emb, head = nn.Embedding(V, 32), nn.Linear(32, V)
+tokens = torch.randint(1, V, (4, 20))
+for i, n in enumerate([20, 14, 9, 17]):
+    tokens[i, n:] = pad
+inputs, labels = tokens[:, :-1], tokens[:, 1:]
+mask = (labels != pad).float()
+per_token = F.cross_entropy(head(emb(inputs)).transpose(1, 2), labels, reduction="none")
+loss = (per_token * mask).sum() / mask.sum()
+loss.backward()
+""")
+
+
+def test_eval_of_a_timid_model_whose_logits_all_lie_near_half(ipython):
+    assert_clean(ipython, """
+model = nn.Linear(4, 1)
+with torch.no_grad():
+    model.weight.mul_(0.01); model.bias.fill_(0.5)
+    x, y = torch.randn(128, 4), torch.ones(128, 1)
+    val_loss = F.binary_cross_entropy_with_logits(model(x), y)
+""")

@@ -255,6 +255,8 @@ def sigmoid_into_bce_with_logits(call: LossCall) -> Hint | None:
         if (facts is None or facts.numel < 64 or facts.has_nan or facts.whole
                 or not (0 < facts.min and facts.max < 1)):
             return None
+        if facts.max - facts.min < 0.5:  # small raw scores (an untrained or timid model) look the same
+            return None
         activation = "sigmoid"
         why = (f"all {facts.numel} values of {expr} lie strictly between 0 and 1 ({_num(facts.min)} to "
                f"{_num(facts.max)}), which looks like sigmoid output (likely, not certain)")

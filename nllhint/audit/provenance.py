@@ -112,6 +112,26 @@ def _linear_before_bias(add):
     return None
 
 
+def _weight_operand(fn) -> bool:
+    """Whether a matrix product multiplies by a weight matrix (a 2-D leaf that requires grad, maybe
+    transposed or expanded), as a layer does, rather than two computed tensors."""
+    for parent, _ in fn.next_functions:
+        node = parent
+        for _ in range(4):
+            if node is None:
+                break
+            name = type(node).__name__
+            if name == "AccumulateGrad":
+                variable = getattr(node, "variable", None)
+                if variable is not None and variable.dim() <= 2:
+                    return True
+                break
+            if name not in _PASS:
+                break
+            node = next((f for f, _ in node.next_functions if f is not None), None)
+    return False
+
+
 def origin(tensor) -> Origin:
     """Follow ``tensor.grad_fn`` through value-preserving ops. Never raises; reads no values."""
     try:
@@ -121,7 +141,7 @@ def origin(tensor) -> Origin:
     if fn is None:
         return NO_ORIGIN
     first = type(fn).__name__
-    reordered = reshaped = False
+    reordered = reshaped = biased = False
     for _ in range(MAX_STEPS):
         name = type(fn).__name__
         if name == "AddBackward0":  # nn.Linear on a non-contiguous 3-D input: matmul, then + bias
@@ -129,6 +149,7 @@ def origin(tensor) -> Origin:
             if after_bias is None:
                 return Origin(grad_fn=first, node=name, reordered=reordered, reshaped=reshaped)
             fn = after_bias
+            biased = True
             continue
         if name in _PASS:
             reordered |= name in _REORDER
@@ -139,6 +160,9 @@ def origin(tensor) -> Origin:
             fn = parents[0]
             continue
         producer = _PRODUCERS.get(name)
+        if producer == "linear" and name in ("MmBackward0", "BmmBackward0") and not biased \
+                and not _weight_operand(fn):
+            producer = None  # a product of two activations (attention, pointer scores, mixtures): no layer
         if producer is None:
             return Origin(grad_fn=first, node=name, reordered=reordered, reshaped=reshaped)
         dim = None

@@ -143,6 +143,8 @@ def padding_counted_as_class(call: LossCall) -> Hint | None:
     c = shape[1]
     if c < PAD_MIN_CLASSES or not call.read_values:
         return None
+    if call.options.get("reduction", "mean") == "none":
+        return None  # per-token losses: padding is usually masked out afterwards, which we cannot see
     found = _trailing_runs(call.tensor("target"))
     if found is None:
         return None
