@@ -235,3 +235,18 @@ def test_no_hint_for_a_per_class_pos_weight_reshaped_right_then_an_unrelated_err
     ''')
     assert not run.success and "NameError" in run.out
     assert "nllhint" not in run.out
+
+
+# --- review: the bincount fix names the user's labels ---------------------------------------------------
+
+def test_short_weight_fix_counts_the_users_own_mask(ipython):
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        weights = torch.tensor([0.1, 1.0, 1.0])
+        logits = torch.randn(2, 4, 8, 8, requires_grad=True)
+        mask = torch.randint(0, 4, (2, 8, 8))
+        loss = nn.functional.cross_entropy(logits, mask, weight=weights, ignore_index=255)
+    """)
+    assert "nllhint NLH402" in run.out
+    assert "torch.bincount(mask.flatten(), minlength=4)" in run.out
+    assert "bincount(labels," not in run.out

@@ -96,3 +96,68 @@ def test_too_few_outputs_without_a_class_count_setting_does_not_invent_one(ipyth
     """)
     assert "NLH103" in run.out
     assert "or set" not in run.out and "num_classes" not in run.out
+
+
+# --- review: the padding fix keeps the user's loss object and its options -----------------------------
+
+def test_padding_fix_uses_the_users_loss_name_and_keeps_its_options(ipython):
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        PAD = 0
+        class_w = torch.ones(30)
+        logits = torch.randn(3, 6, 30)
+        labels = torch.randint(1, 30, (3, 6))
+        labels[:, 4:] = -100
+        loss_fn = nn.CrossEntropyLoss(weight=class_w, ignore_index=PAD, label_smoothing=0.1)
+        loss = loss_fn(logits.reshape(-1, 30), labels.reshape(-1))
+    """)
+    assert "nllhint NLH102" in run.out
+    hint = run.out[run.out.index("nllhint NLH102"):]
+    assert "criterion = " not in hint   # the user's object is `loss_fn`
+    assert "weight=class_w" in hint and "label_smoothing=0.1" in hint and "ignore_index=-100" in hint
+    assert "ignore_index=PAD" not in hint
+
+
+def test_padding_fix_inline_module_keeps_its_weight(ipython):
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        w = torch.tensor([1.0, 2.0, 0.5, 1.0])
+        logits = torch.randn(2, 4, 8, 8)
+        mask = torch.randint(0, 4, (2, 8, 8)); mask[:, :2] = 255
+        loss = nn.CrossEntropyLoss(weight=w)(logits, mask)
+    """)
+    assert "nllhint NLH102" in run.out
+    assert "loss = nn.CrossEntropyLoss(weight=w, ignore_index=255)(logits, mask)" in run.out
+
+
+def test_padding_fix_for_a_loss_built_in_another_method_sets_the_attribute(ipython):
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        class Trainer:
+            def __init__(self):
+                self.criterion = nn.NLLLoss(reduction="sum")
+            def step(self, logp, tgt):
+                return self.criterion(logp, tgt)
+        trainer = Trainer()
+        logp = torch.randn(10, 5).log_softmax(1)
+        tgt = torch.tensor([0, 1, 2, 3, 4, -1, -1, 1, 2, 3])
+        loss = trainer.step(logp, tgt)
+    """)
+    assert "nllhint NLH102" in run.out
+    assert "self.criterion.ignore_index = -1" in run.out
+    assert "criterion = nn.NLLLoss(ignore_index=-1)" not in run.out   # would drop reduction="sum"
+
+
+def test_one_output_head_with_value_targets_gets_no_relabel_or_drop_hint(ipython):
+    # CrossEntropyLoss on a 1-output regression head: re-indexing the values (NLH104) or keeping only
+    # label 0 (NLH105) would both be wrong advice
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        torch.manual_seed(0)
+        model = nn.Linear(3, 1)
+        x = torch.randn(16, 3); price = (torch.rand(16) * 40).long()
+        loss = nn.CrossEntropyLoss()(model(x), price)
+    """)
+    assert not run.success
+    assert "torch.unique" not in run.out
+    assert "keep = (price >= 0) & (price < 1)" not in run.out

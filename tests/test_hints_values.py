@@ -509,3 +509,44 @@ def test_no_hint_for_log_softmax_done_right_then_an_unrelated_error(ipython):
     """)
     assert not run.success and "NameError" in run.out
     assert "nllhint" not in run.out
+
+
+# --- review: BCELoss given non-negative values that are not logits --------------------------------------
+
+def test_bce_on_summed_probabilities_is_not_called_logits(ipython):
+    # two sigmoid outputs added (an ensemble without / 2): sigmoid on top would never go below 0.5
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        torch.manual_seed(0)
+        m1 = nn.Sequential(nn.Linear(6, 1), nn.Sigmoid()); m2 = nn.Sequential(nn.Linear(6, 1), nn.Sigmoid())
+        x = torch.randn(64, 6) * 3; y = torch.randint(0, 2, (64, 1)).float()
+        probs = m1(x) + m2(x)
+        loss = nn.BCELoss()(probs, y)
+    """)
+    assert not run.success
+    assert "BCEWithLogitsLoss()(probs, y)" not in run.out
+    assert "holds logits" not in run.out
+
+
+def test_bce_on_scaled_sigmoid_is_not_called_logits(ipython):
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        torch.manual_seed(0)
+        net = nn.Linear(6, 1)
+        x = torch.randn(64, 6) * 3; y = torch.randint(0, 2, (64, 1)).float()
+        p = torch.sigmoid(net(x)) * 1.1
+        loss = nn.BCELoss()(p, y)
+    """)
+    assert not run.success
+    assert "torch.sigmoid(p)" not in run.out and "holds logits" not in run.out
+
+
+def test_bce_on_a_final_relu_still_says_logits(ipython):
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        torch.manual_seed(1)
+        net = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 1), nn.ReLU())
+        x = torch.randn(64, 6) * 3; y = torch.randint(0, 2, (64, 1)).float()
+        loss = nn.BCELoss()(net(x), y)
+    """)
+    assert "nllhint NLH501" in run.out and "Drop the final ReLU" in run.out

@@ -398,7 +398,12 @@ def weight_length(ctx) -> Hint | None:
         why = (f"If the weights were counted from the labels (bincount, value_counts), classes that do not "
                f"occur there are dropped: bincount stops at the largest label present. Count with "
                f"minlength={classes}.")
-        fix = f"counts = torch.bincount(labels, minlength={classes})   # then weights from counts"
+        tgt = ctx.target
+        labels = "labels"   # the user's own label tensor when it can be counted as it is (no -100 padding)
+        if tgt is not None and ctx.name("target") and tgt.min is not None and tgt.min >= 0:
+            labels = ctx.with_method("target", ".flatten()") if tgt.ndim > 1 else ctx.name("target")
+        fix = (f"counts = torch.bincount({labels}, minlength={classes})   # then weights from counts "
+               "(over the whole training set)")
     else:
         layers = ctx.output_layers(classes)
         why = (f"Either the model predicts too few classes ({classes}"

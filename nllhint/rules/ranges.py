@@ -7,7 +7,9 @@ outputs, labels from another encoding, and the CUDA form where no value may be r
 
 from __future__ import annotations
 
+import ast
 import re
+import textwrap
 
 from ..context import CLASS_INDEX_LOSSES
 from ..probe import _num
@@ -15,6 +17,51 @@ from .base import Example, Hint, rule
 
 FAMILIES = ("target-out-of-bounds",)
 PADDING_VALUES = (-1, 255, -100)
+
+
+def _with_keyword(call_text: str, key: str, value: str) -> str | None:
+    """``nn.X(weight=w)`` with ``key=value`` added (or replacing an existing ``key=``), other options kept."""
+    try:
+        node = ast.parse(call_text.strip(), mode="eval").body
+    except SyntaxError:
+        return None
+    if not isinstance(node, ast.Call):
+        return None
+    node.keywords = [kw for kw in node.keywords if kw.arg != key] + [ast.keyword(key, ast.parse(value, mode="eval").body)]
+    return ast.unparse(node)
+
+
+def _module_option_fix(ctx, key: str, value: str) -> str | None:
+    """Set ``key=value`` on the user's loss module, keeping its other options (weight, label_smoothing...).
+
+    ``criterion = nn.CrossEntropyLoss(weight=w)`` in this cell/function is rewritten with the option added;
+    an inline ``nn.CrossEntropyLoss(...)(out, y)`` gets it in its constructor; a module built elsewhere gets
+    the attribute set (``criterion.ignore_index = 255``), which the module reads at every call.
+    """
+    callee = ctx.call.callee if ctx.call else None
+    if not callee:
+        return None
+    statement = ctx.call.statement
+    inline = _with_keyword(callee, key, value) if "(" in callee else None
+    if inline:
+        return ctx.fix(callee=inline)
+    if not re.fullmatch(r"[\w.]+", callee):
+        return None
+    source = ctx.user_source()
+    if source and ctx.module:
+        text = textwrap.dedent(source[0])
+        try:
+            module = ast.parse(text)
+        except SyntaxError:
+            module = None
+        for node in ast.walk(module) if module else ():
+            if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                    and ast.unparse(node.targets[0]) == callee and isinstance(node.value, ast.Call)
+                    and ast.unparse(node.value.func).split(".")[-1] == ctx.module):
+                rebuilt = _with_keyword(ast.get_source_segment(text, node.value) or "", key, value)
+                if rebuilt:
+                    return f"{callee} = {rebuilt}   # then: {statement}"
+    return f"{callee}.{key} = {value}   # then: {statement}"
 
 
 def _range(ctx):
@@ -176,7 +223,7 @@ def padding_label(ctx) -> Hint | None:
         return None
     ignore = ctx.option("ignore_index")
     if ctx.module:
-        fix = f"criterion = nn.{ctx.module}(ignore_index={pad})   # then: {ctx.call.statement if ctx.call else 'the same call'}"
+        fix = _module_option_fix(ctx, "ignore_index", str(pad))
     else:
         fix = ctx.fix(add={"ignore_index": str(pad)})
     return Hint(
@@ -247,6 +294,8 @@ def foreign_labels(ctx) -> Hint | None:
     target, classes, lo, hi = found
     if lo < 0 or hi < 4 * classes + 10:
         return None
+    if classes < 2:  # one output column: a regression head (values as targets), not labels to re-index
+        return None
     name = ctx.name("target")
     return Hint(
         title=f"{ctx.code('target')} holds values up to {hi}, far beyond the {classes} classes",
@@ -272,7 +321,7 @@ def out_of_range(ctx) -> Hint | None:
         return None
     target, classes, lo, hi = found
     bad = [_num(v) for v in (target.distinct or (lo, hi)) if not 0 <= v < classes]
-    if not bad:
+    if not bad or classes < 2:  # one class: dropping the samples would keep only label 0 (a regression head?)
         return None
     return Hint(
         title=f"{ctx.code('target')} has labels outside 0..{classes - 1}: {', '.join(bad[:5])}",

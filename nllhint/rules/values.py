@@ -325,6 +325,10 @@ def bce_logits(ctx) -> Hint | None:
     inp, tgt = found
     if inp.has_nan or inp.min is None or not (inp.min < -TOL or inp.max > 1 + TOL):
         return None
+    if inp.min >= -TOL and inp.producer not in ("a Linear layer", "a convolution", "relu"):
+        # all non-negative and not a layer's raw output: probabilities summed or scaled (an ensemble, p * 1.1),
+        # exp(...), counts; a sigmoid on top of them would never go below 0.5, so "use the logits" is wrong
+        return None
     name = ctx.code("input")
     source = {"a Linear layer": "comes straight from a Linear layer and ",
               "a convolution": "comes straight from a convolution and ",
