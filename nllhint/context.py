@@ -241,6 +241,25 @@ class LossContext:
                 return default if _answers_itself(value) else value
         return default
 
+    def assigned_call(self, name: str) -> str | None:
+        """The source of the call assigned to ``name`` (``criterion = nn.BCELoss(weight=w)`` gives
+        ``nn.BCELoss(weight=w)``) in the user's function or cell: parsed, never run; the first one wins."""
+        import textwrap
+
+        found = self.user_source()
+        if not found:
+            return None
+        text = textwrap.dedent(found[0])
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            return None
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.value, ast.Call)
+                    and ast.get_source_segment(text, node.targets[0]) == name):
+                return ast.get_source_segment(text, node.value)
+        return None
+
     def user_source(self) -> tuple[str, int] | None:
         """The source of the user's function (or cell) that called the loss, with its first line number."""
         frame = self._user_frame

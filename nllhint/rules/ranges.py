@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import re
-import textwrap
 
 from ..context import CLASS_INDEX_LOSSES
 from ..probe import _num
@@ -47,20 +46,11 @@ def _module_option_fix(ctx, key: str, value: str) -> str | None:
         return ctx.fix(callee=inline)
     if not re.fullmatch(r"[\w.]+", callee):
         return None
-    source = ctx.user_source()
-    if source and ctx.module:
-        text = textwrap.dedent(source[0])
-        try:
-            module = ast.parse(text)
-        except SyntaxError:
-            module = None
-        for node in ast.walk(module) if module else ():
-            if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                    and ast.unparse(node.targets[0]) == callee and isinstance(node.value, ast.Call)
-                    and ast.unparse(node.value.func).split(".")[-1] == ctx.module):
-                rebuilt = _with_keyword(ast.get_source_segment(text, node.value) or "", key, value)
-                if rebuilt:
-                    return f"{callee} = {rebuilt}   # then: {statement}"
+    built = ctx.assigned_call(callee) if ctx.module else None
+    if built and re.match(rf"(?:[\w.]+\.)?{ctx.module}\(", built):
+        rebuilt = _with_keyword(built, key, value)
+        if rebuilt:
+            return f"{callee} = {rebuilt}   # then: {statement}"
     return f"{callee}.{key} = {value}   # then: {statement}"
 
 

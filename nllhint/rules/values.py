@@ -71,34 +71,9 @@ def _constructor(ctx, name: str, old: str, new: str) -> str:
 
 
 def _assignment_of(ctx, name: str, callee_part: str) -> str | None:
-    """The source text of ``name = ...callee_part(...)`` in the user's code around the call (parsed only)."""
-    src = ctx.user_source()
-    if not src:
-        return None
-    tree = _parse(src[0])
-    if tree is None:
-        return None
-    text = _dedented(src[0])
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target = ast.get_source_segment(text, node.targets[0])
-            value = ast.get_source_segment(text, node.value) or ""
-            if target == name and callee_part in value and isinstance(node.value, ast.Call):
-                return f"{target} = {value}"
-    return None
-
-
-def _dedented(text: str) -> str:
-    import textwrap
-
-    return textwrap.dedent(text)
-
-
-def _parse(text: str):
-    try:
-        return ast.parse(_dedented(text))
-    except SyntaxError:
-        return None
+    """``name = ...callee_part(...)`` as the user wrote it around the call (parsed only)."""
+    value = ctx.assigned_call(name)
+    return f"{name} = {value}" if value and callee_part in value else None
 
 
 def _names_in(expr: str) -> list[str]:
