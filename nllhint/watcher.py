@@ -66,18 +66,13 @@ import threading
 import types
 from dataclasses import dataclass, field
 
+from .contracts import FUNCTIONAL_NAMES
 from .finding import SEVERITIES, Finding
 
 __all__ = ["watch", "Watch", "LossReport", "SiteReport", "LOSS_NAMES"]
 
 # The losses of torch.nn.functional that are watched (functions missing from a torch version are skipped).
-LOSS_NAMES = (
-    "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
-    "ctc_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "poisson_nll_loss",
-    "gaussian_nll_loss", "margin_ranking_loss", "hinge_embedding_loss", "multilabel_margin_loss",
-    "soft_margin_loss", "multilabel_soft_margin_loss", "cosine_embedding_loss", "multi_margin_loss",
-    "triplet_margin_loss", "triplet_margin_with_distance_loss", "linear_cross_entropy",
-)
+LOSS_NAMES = FUNCTIONAL_NAMES  # from the loss-contract table
 DEFAULT_SAMPLE = 3
 AUDIT_AT = frozenset(4 ** k for k in range(2, 16))  # after the first calls: calls 16, 64, 256, 1024, ...
 MAX_MODULES = 20_000  # modules whose globals are scanned for directly imported loss functions
@@ -247,11 +242,12 @@ def _make_wrapper(name: str, original):
     import torch
     import torch.nn.functional as F
 
-    def build(original, name, is_compiling, getframe, active, tensor_type, isfinite, audit_at, kinds,
-              classify, user, skip):
+    def build(original, name, is_compiling, getframe, active, tensor_type, isfinite, kinds, classify, user,
+              skip, transforms):
         def wrapper(*args, **kwargs):
             __tracebackhide__ = True  # noqa: F841  (IPython hides this frame in tracebacks)
-            if is_compiling() or not active:  # dynamo inlines the original: no graph break from us
+            if not active or is_compiling() or transforms() is not None:
+                # dynamo inlines the original (no graph break from us); torch.func transforms see the original
                 return original(*args, **kwargs)
             try:  # find and count the call site: the innermost frame outside torch and nllhint
                 watch = active[-1]
@@ -278,13 +274,19 @@ def _make_wrapper(name: str, original):
                 site = None
             if site is None:
                 return original(*args, **kwargs)
+            n = site.calls
+            examine = n <= site.sample or n in site.audit_at  # the first calls, then 16, 64, 256, ...
+            if examine:  # accelerators: a class index out of range raises here, not as a device assert
+                error = watch._precheck_safely(site, args, kwargs)
+                if error is not None:
+                    site.raised += 1
+                    raise error
             try:
                 result = original(*args, **kwargs)
             except BaseException:
                 site.raised += 1
                 raise
-            n = site.calls
-            if n <= site.sample or n in audit_at:  # the first calls, then 16, 64, 256, ...: audit
+            if examine:
                 watch._examine_safely(site, original, args, kwargs, result)
             elif site.scalar_cpu:  # between audits: catch the first NaN/Inf loss (CPU: no sync)
                 if type(result) is tensor_type:
@@ -294,14 +296,15 @@ def _make_wrapper(name: str, original):
                         finite = site.scalar_cpu = False
                     if not finite:
                         watch._examine_safely(site, original, args, kwargs, result)
-            elif site.queue:  # accelerators: fold the check into a device flag, read at the end
+            elif site.queue:  # accelerators: fold the check into a device flag (one in-place kernel)
                 watch._queue_safely(site, result)
             return result
 
         return wrapper
 
     inner = build(original, name, torch.compiler.is_compiling, sys._getframe, _ACTIVE, torch.Tensor,
-                  math.isfinite, AUDIT_AT, _INTERNAL, _classify, _USER, _SKIP)
+                  math.isfinite, _INTERNAL, _classify, _USER, _SKIP,
+                  getattr(torch._C._functorch, "peek_interpreter_stack", lambda: None))
     wrapper = types.FunctionType(inner.__code__, F.__dict__, name, inner.__defaults__, inner.__closure__)
     functools.update_wrapper(wrapper, original)
     wrapper.__nllhint_original__ = original
@@ -375,7 +378,9 @@ class _Site:
     raised: int = 0
     scalar_cpu: bool = False
     queue: bool = False
-    pending: object = None
+    pending: object = None  # a 0-dim float tensor on the loss's device: NaN once a non-finite loss went by
+    flag_since: int = 0  # the call after which the device flag was last read (clean)
+    audit_at: frozenset = AUDIT_AT
     nonfinite: bool = False
     findings: dict = field(default_factory=dict)  # code -> [Finding, first call, times seen]
     notes: list = field(default_factory=list)
@@ -479,12 +484,15 @@ class Watch:
     """Context manager behind ``nllhint.watch()``. Entering patches the losses (once for nested
     watches); leaving restores them and freezes the report. Calls go to the innermost active watch."""
 
-    def __init__(self, *, sample: int = DEFAULT_SAMPLE, values: bool = True, min_severity: str = "info"):
+    def __init__(self, *, sample: int = DEFAULT_SAMPLE, values: bool = True, min_severity: str = "info",
+                 audit_at=AUDIT_AT):
         if min_severity not in SEVERITIES:
             raise ValueError(f"min_severity must be one of {SEVERITIES}, not {min_severity!r}")
         self.sample = max(1, int(sample))
         self.values = bool(values)
         self.min_severity = min_severity
+        self.audit_at = frozenset(audit_at)  # later calls examined (the light watch: none)
+        self.listener = None  # called as listener(site, finding) for each new finding (the light watch)
         self.report = LossReport(self)
         self._sites: dict = {}
         self._running = False
@@ -554,6 +562,7 @@ class Watch:
         """Describe a call site the first time a loss is called there (the only frame inspection)."""
         site = self._describe_site(name, frame, child)
         site.sample = self.sample
+        site.audit_at = self.audit_at
         site.code = frame.f_code  # keeps the id in the key valid
         self._sites[(id(frame.f_code), frame.f_lasti)] = site
         return site

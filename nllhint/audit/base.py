@@ -22,6 +22,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..contracts import CONTRACTS, effective_reduction
 from ..finding import Example, Hint
 from ..probe import TensorFacts
 from ..source import UserCall
@@ -52,12 +53,7 @@ def audit(code: str, category: str, summary: str, *, losses: tuple[str, ...], se
     return wrap
 
 
-MODULE_LABELS = {
-    "cross_entropy": "CrossEntropyLoss", "nll_loss": "NLLLoss", "binary_cross_entropy": "BCELoss",
-    "binary_cross_entropy_with_logits": "BCEWithLogitsLoss", "kl_div": "KLDivLoss", "ctc_loss": "CTCLoss",
-    "mse_loss": "MSELoss", "l1_loss": "L1Loss", "smooth_l1_loss": "SmoothL1Loss", "huber_loss": "HuberLoss",
-    "poisson_nll_loss": "PoissonNLLLoss",
-}
+MODULE_LABELS = {c.name: c.module for c in CONTRACTS.values()}  # "cross_entropy" -> "CrossEntropyLoss"
 
 
 @dataclass
@@ -79,6 +75,11 @@ class LossCall:
     _tensors: dict = field(default_factory=dict, repr=False)
     _facts: dict = field(default_factory=dict, repr=False)
     _origins: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        # Legacy size_average/reduce decide the reduction when given: audits read options["reduction"].
+        if self.options.get("size_average") is not None or self.options.get("reduce") is not None:
+            self.options["reduction"] = effective_reduction(self.options)
 
     # --- evidence, cheapest first ------------------------------------------------------------------------
     def has(self, name: str) -> bool:
