@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def show_rules(code: str | None) -> int:
-    from .magics import find_rule, rules_table
+    from .codes import find_rule, rules_table
 
     if code is None:
         print(rules_table())

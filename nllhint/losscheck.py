@@ -12,6 +12,8 @@ after the report of what was seen so far is printed. Top-level ``await`` does no
 ``%losscheck on`` keeps a watch around every following cell (``pre_run_cell`` / ``post_run_cell``
 events) and prints a report after each cell that called a loss; ``%losscheck off`` stops. Options go
 through IPython's ``magic_arguments`` (``%losscheck?`` lists them); bad options raise ``UsageError``.
+
+Glue layer: uses the engine (``watcher``) and ``shellhook``'s colour and width; ``ipython`` registers it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ import os
 
 from IPython.core import magic_arguments
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand, output_can_be_silenced
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+
+from .ipycompat import cell_number, output_can_be_silenced
+from .shellhook import shell_color, shell_width
 
 class _State:
     """What ``%losscheck on`` set for one shell, and the watch around the current cell."""
@@ -176,7 +181,7 @@ def run_body(shell, cell: str):
     """Run a cell body like ``%%time`` does, returning the value of a last expression (else None)."""
     __tracebackhide__ = True  # noqa: F841
     source = "\n" + shell.transform_cell(cell)  # line 1 is the %%losscheck line
-    number = _cell_number(shell)
+    number = cell_number(shell)
     try:
         filename = shell.compile.cache(source, number, raw_code="\n" + cell)
     except TypeError:  # older IPython without raw_code
@@ -195,36 +200,15 @@ def run_body(shell, cell: str):
     return None
 
 
-def _cell_number(shell) -> int:
-    """The number of the running cell (``shell.execution_count`` is one ahead inside a cell on IPython 9)."""
-    result = getattr(getattr(shell, "displayhook", None), "exec_result", None)
-    count = getattr(result, "execution_count", None)
-    return count if isinstance(count, int) else shell.execution_count
-
-
 def _print(shell, report, *, quiet: bool, brief: bool) -> None:
     try:
         if quiet and not report.findings:
             return
-        print(report.render(color=_color(shell), width=_width(shell), brief=brief))
+        print(report.render(color=shell_color(shell), width=shell_width(shell), brief=brief))
     except Exception as exc:  # the report must never cost the user their cell
         if os.environ.get("NLLHINT_DEBUG"):
             raise
         print(f"nllhint: could not print the loss report ({type(exc).__name__})")
-
-
-def _color(shell) -> bool:
-    """Colour and width follow the exception hints (``nllhint.ipython.HintHook``): IPython's colour
-    scheme, ``NO_COLOR``, the terminal's width or 100 columns in a kernel."""
-    from .ipython import HintHook, hook_for
-
-    return (hook_for(shell) or HintHook(shell)).color()
-
-
-def _width(shell) -> int:
-    from .ipython import HintHook, hook_for
-
-    return (hook_for(shell) or HintHook(shell)).width()
 
 
 def register(shell) -> None:

@@ -1,9 +1,15 @@
-"""``%nllhint``: switch hints on and off, choose brief or full, show the last hint or the rule list."""
+"""``%nllhint``: switch hints on and off, choose brief or full, show the last hint or the rule list.
+
+Glue layer: uses ``shellhook`` (the hook it controls) and the engine; ``ipython`` registers it.
+"""
 
 from __future__ import annotations
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
+
+from .codes import rules_table
+from .shellhook import hook_for
 
 USAGE = "usage: %nllhint [on | off | brief | full | last | rules]"
 
@@ -21,8 +27,6 @@ class NllhintMagics(Magics):
         %nllhint last    show the last hint again
         %nllhint rules   the rule codes with one line each
         """
-        from .ipython import hook_for
-
         hook = hook_for(self.shell)
         words = line.split()
         if len(words) > 1 or (words and words[0] not in ("on", "off", "brief", "full", "last", "rules")):
@@ -41,24 +45,6 @@ class NllhintMagics(Magics):
             print(f"nllhint: {action} hints")
         elif action == "last":
             print(hook.last_text or "nllhint: no hint yet in this session")
-
-
-def rules_table() -> str:
-    """Every code with one line: the exception rules, then the %%losscheck audits."""
-    from .audit import AUDITS
-    from .rules import RULES
-
-    rows = [f"{r.code}  {r.category:<19} {r.summary}" for r in RULES]
-    rows += [f"{a.code}  {a.category:<19} {a.summary}  (%%losscheck)" for a in AUDITS]
-    return "\n".join(rows)
-
-
-def find_rule(code: str):
-    """The rule or audit with this code, or None."""
-    from .audit import by_code as audit_by_code
-    from .rules import by_code
-
-    return by_code(code) or audit_by_code(code)
 
 
 def register(shell) -> None:

@@ -1,7 +1,9 @@
 """Findings as text: rich markup rendered to ANSI (colour) or plain text, at a given width.
 
-No boxes: the hint sits under a traceback and must survive copy-paste, narrow terminals and the
-text/plain of a kernel's error reply.
+No boxes under IPython's own traceback: the hint sits under it and must survive copy-paste, narrow
+terminals and the text/plain of a kernel's error reply. Under rich's traceback (``%load_ext rich``,
+``rich.traceback.install()``) the same lines go in a panel (``panel``), so the hint matches the boxed
+traceback above it.
 """
 
 from __future__ import annotations
@@ -12,51 +14,76 @@ import os
 from .finding import Finding
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan"}
+PANEL_WIDTH = 100  # rich.traceback.install()'s default width: the panel lines up with the traceback
 
 
 def render(findings: list[Finding], *, color: bool = False, width: int = 100, brief: bool = False) -> str:
     """Render findings for a terminal or a traceback. ``brief`` keeps title and fix only."""
-    from rich.console import Console
-    from rich.text import Text
-
     if os.environ.get("NO_COLOR"):
         color = False
     out = io.StringIO()
-    console = Console(file=out, width=max(40, width), force_terminal=color, no_color=not color,
-                      color_system="standard" if color else None, force_jupyter=False,
-                      force_interactive=False, highlight=False, soft_wrap=False, emoji=False)
+    console = _console(out, width=max(40, width), color=color)
+    for line in _lines(findings, console.width, brief=brief):
+        console.print(line)
+    return "\n".join(line.rstrip() for line in out.getvalue().rstrip("\n").splitlines())
+
+
+def panel(findings: list[Finding], *, width: int = PANEL_WIDTH, brief: bool = False):
+    """The findings as one rich ``Panel`` (a renderable for a rich ``Console``), titled like the hint."""
+    from rich.console import Group
+    from rich.panel import Panel
+
+    worst = min(findings, key=lambda f: ("error", "warning", "info").index(f.severity)).severity
+    border = SEVERITY_STYLE.get(worst, "bold").replace("bold ", "")
+    codes = " ".join(f.code for f in findings)
+    return Panel(Group(*_lines(findings, width - 4, brief=brief)), title=f"[bold magenta]nllhint[/] {codes}",
+                 title_align="left", border_style=border, width=width, expand=True)
+
+
+def _console(file, *, width: int, color: bool):
+    from rich.console import Console
+
+    return Console(file=file, width=width, force_terminal=color, no_color=not color,
+                   color_system="standard" if color else None, force_jupyter=False,
+                   force_interactive=False, highlight=False, soft_wrap=False, emoji=False)
+
+
+def _lines(findings: list[Finding], width: int, *, brief: bool) -> list:
+    """The hint as rich renderables, one per printed line or block, wrapped for ``width`` columns."""
+    from rich.text import Text
+
+    out: list = []
     for finding in findings:
         head = Text()
         head.append("nllhint ", style="bold magenta")
         head.append(f"{finding.code} ", style=SEVERITY_STYLE.get(finding.severity, "bold"))
         head.append(f"[{finding.category}] ", style="magenta")
         head.append(finding.title, style="bold")
-        _hanging(console, head)
+        out += _hanging(head, width)
         if not brief:
-            _indented(console, finding.message)
+            out.append(_indented(finding.message))
             if finding.evidence:
-                console.print(Text("  evidence", style="dim"))
-                for line in finding.evidence:
-                    _indented(console, line, indent=4, style="cyan")
+                out.append(Text("  evidence", style="dim"))
+                out += [_indented(line, indent=4, style="cyan") for line in finding.evidence]
         if finding.fix:
-            console.print(Text("  fix", style="dim"))
-            for line in finding.fix.splitlines():
-                _indented(console, line, indent=4, style="green")
+            out.append(Text("  fix", style="dim"))
+            out += [_indented(line, indent=4, style="green") for line in finding.fix.splitlines()]
         if finding.location and not brief:
-            console.print(Text(f"  at {finding.location} · nllhint rules {finding.code}", style="dim"))
-    return "\n".join(line.rstrip() for line in out.getvalue().rstrip("\n").splitlines())
+            out.append(Text(f"  at {finding.location} · nllhint rules {finding.code}", style="dim"))
+    return out
 
 
-def _hanging(console, text) -> None:
-    """Print ``text`` wrapped to the console, continuation lines indented under the first."""
+def _hanging(text, width: int) -> list:
+    """``text`` wrapped to ``width``, continuation lines indented under the first."""
+    from rich.console import Console
     from rich.text import Text
 
-    for i, line in enumerate(text.wrap(console, console.width - 2)):
-        console.print(Text("  ") + line if i else line)
+    measure = Console(file=io.StringIO(), width=width, force_jupyter=False, color_system=None)
+    return [Text("  ") + line if i else line for i, line in enumerate(text.wrap(measure, width - 2))]
 
 
-def _indented(console, text: str, indent: int = 2, style: str | None = None) -> None:
+def _indented(text: str, indent: int = 2, style: str | None = None):
     from rich.padding import Padding
     from rich.text import Text
 
-    console.print(Padding(Text(text, style=style or ""), (0, 0, 0, indent)))
+    return Padding(Text(text, style=style or ""), (0, 0, 0, indent))
