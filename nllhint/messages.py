@@ -25,6 +25,11 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         r"t >= 0 && t < n_classes",
         r"CUDA error: an illegal memory access",
     ),
+    "cuda-followon": (  # how a device-side assert can surface at the next cuDNN/cuBLAS call (see rules/cuda.py)
+        r"cuDNN error: CUDNN_STATUS_(?:INTERNAL_ERROR|EXECUTION_FAILED|MAPPING_ERROR)",
+        r"CUBLAS_STATUS_(?:EXECUTION_FAILED|INTERNAL_ERROR|MAPPING_ERROR)",
+        r"CUDA error: unspecified launch failure",
+    ),
     "one-hot-too-large": (r"Class values must be smaller than num_classes",),
     "one-hot-negative": (r"Class values must be non-negative",),
     # target-shape / wrong-loss
@@ -74,8 +79,59 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "broadcast": (
         r"The size of tensor a \((?P<a>\d+)\) must match the size of tensor b \((?P<b>\d+)\) at non-singleton dimension (?P<dim>\d+)",
         r"Attempting to broadcast a dimension of length (?P<a>\d+)",
-        r"inconsistent target size",
-        r"var is of incorrect size",
+    ),
+    # the losses of pairs, triplets and margins (rules/pairs.py, rules/margins.py)
+    "triplet-ndim": (
+        r"The anchor, positive, and negative tensors are expected to have the same number of dimensions, "
+        r"but got: anchor (?P<anchor>\d+)D, positive (?P<positive>\d+)D,? and negative (?P<negative>\d+)D",
+        r"All inputs should have same dimension but got (?P<anchor>\d+)D, (?P<positive>\d+)D and (?P<negative>\d+)D",
+    ),
+    "ranking-ndim": (
+        r"margin_ranking_loss ?: All input tensors should have same dimension but got sizes: "
+        r"input1: (?P<input1>.+?), input2: (?P<input2>.+?), target: (?P<target>.+?)\s*$",
+    ),
+    "pair-ndim": (  # CosineEmbeddingLoss; AdaptiveLogSoftmaxWithLoss says "size" for its one input
+        r"(?P<target>[01])D target tensor expects (?P<inputs>[12])D input tensors?, but found inputs with sizes? "
+        r"(?P<sizes>.+?)\.?$",
+    ),
+    "margin-target-size": (
+        r"multi_margin_loss: target tensor should be 1-D with size equal to the number of input samples.*?"
+        r"Expected target size \[(?P<n>\d+)\], but got (?P<got>\[[\d, ]*\])",
+        r"inconsistent target size, expected (?P<n>\d+) but got (?P<got>\[[\d, ]*\])",
+    ),
+    "multilabel-target-size": (
+        r"inconsistent target size: (?P<target>\[[\d, ]*\]) for input of size: (?P<input>\[[\d, ]*\])",
+    ),
+    "var-size": (r"var is of incorrect size",),
+    "var-type": (r"any\(\) received an invalid combination of arguments - got \((?P<type>bool)\)",
+                 r"'(?P<type>float|int)' object has no attribute '(?:size|dim|shape)'"),
+    "weight-ndim": (
+        r"weight must be one-dimensional",
+        r"expected weight to be None or 1D tensor, got (?P<dim>\d+)D",
+    ),
+    "option-type": (r"(?P<what>delta|margin|beta|p) must be a (?P<expected>float or int|float|int), got: (?P<type>.+)",),
+    "cutoffs": (
+        r"cutoffs should be a sequence of length larger than 0",
+        r"cutoffs should be a sequence of unique, positive integers sorted in an increasing order",
+    ),
+    "prob-target-ignore": (
+        r"ignore_index is not supported for floating point target",
+        r"ignore_index cannot be specified when target contains probabilities",
+    ),
+    "linear-shapes": (
+        r"expected (?P<what>input) with dimensionality 1 or 2, got (?P<dim>\d+)",
+        r"expected (?P<what>linear_weight) with dimensionality at least 2, got (?P<dim>\d+)",
+        r"expected equal input and linear_weight last dimensions \(in_features\), got (?P<a>\d+) and (?P<b>\d+)",
+        r"expected (?P<what>linear_bias) shape (?P<expected>\(.*?\)), got (?P<got>\(.*?\))",
+        r"K-dimensional loss defined by linear_weight shape (?P<weight>\(.*?\)) requires batched input",
+        r"mat1 and mat2 shapes cannot be multiplied \((?P<n>\d+)x(?P<a>\d+) and (?P<b>\d+)x(?P<m>\d+)\)",
+    ),
+    "input-0d": (r"Expected (?:input tensor to have )?1 or more dimensions \(got (?P<dim>0)\)",),
+    "distance-function": (
+        r"'(?P<type>\w+)' object is not callable",
+        r"unsupported operand type\(s\) for [-+]: '(?:float|int|Tensor)' and '(?P<type>\w+)'",
+        r"takes (?P<count>\d+) positional arguments? but 2 were given",
+        r"missing 1 required positional argument",
     ),
     "weight-classes": (
         r"weight tensor should be defined either for all (?P<classes>\d+) classes or no classes but got weight tensor of shape: \[(?P<shape>[\d, ]*)\]",

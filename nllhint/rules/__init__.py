@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from . import (backward, batch, ctc, device, dtype, options, ranges, shapes, values)
+from . import (backward, batch, ctc, cuda, device, dtype, fallbacks, margins, options, pairs, ranges,
+               regression, shapes, values, vocab)
 from .base import Example, Hint, Rule, rule
 
 RULES: list[Rule] = [
+    *margins.RULES,
     *ranges.RULES,
+    *cuda.RULES,
     *shapes.RULES,
+    *pairs.RULES,
+    *regression.RULES,
+    *vocab.RULES,
     *dtype.RULES,
     *batch.RULES,
     *values.RULES,
@@ -15,6 +21,7 @@ RULES: list[Rule] = [
     *backward.RULES,
     *ctc.RULES,
     *options.RULES,
+    *fallbacks.RULES,  # last: say the contract when no variant rule matched
 ]
 
 

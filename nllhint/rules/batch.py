@@ -21,13 +21,17 @@ import re
 import textwrap
 
 from ..context import ELEMENTWISE_LOSSES
+from ..contracts import losses_where
 from ..messages import parse_shape
 from ..source import _offset, strip_call
 from .base import Example, Hint, rule
 
 BATCH_FAMILIES = ("batch-size",)
 SHAPE_FAMILIES = ("bce-size", "broadcast")
-SHAPE_LOSSES = ELEMENTWISE_LOSSES | {"kl_div"}
+# every loss whose contract wants input and target of one shape (the index lists of MultiLabelMarginLoss
+# have their own message and rules)
+SHAPE_LOSSES = ELEMENTWISE_LOSSES | {"kl_div"} | (
+    losses_where(lambda c: c.same_shape) - {"multilabel_margin_loss"})
 BCE_LOSSES = ("binary_cross_entropy", "binary_cross_entropy_with_logits")
 
 
@@ -786,6 +790,8 @@ def class_indices_for_columns(ctx) -> Hint | None:
         return None
     classes = a[1]
     if not (tgt_f.whole and tgt_f.min >= 0 and tgt_f.max < classes and tgt_f.max >= 1):
+        return None
+    if tgt_f.distinct is not None and len(tgt_f.distinct) < 2:  # torch.ones(n): a constant, not class labels
         return None
     inp, tgt = ctx.code("input"), ctx.code("target")
     labels = strip_call(ctx.name("target"), "float")

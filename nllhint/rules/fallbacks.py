@@ -1,0 +1,180 @@
+"""Last-resort rules: when no variant rule recognised the mistake, say what the loss's contract wants for
+each argument and what the user passed, from ``nllhint.contracts`` and the tensors of the call.
+
+They come last in the registry, so a specific diagnosis (one-hot rows, a class axis left last) always wins;
+they give a fix only when the shapes leave no doubt.
+"""
+
+from __future__ import annotations
+
+from .base import Example, Hint, rule
+from .options import option_fix, option_text
+from .roles import pick_fix, shape_text
+from .shapes import one_hot_rows
+
+
+@rule("NLH580", "target-shape", "an integer target shaped like the scores: CrossEntropyLoss reads it as class probabilities",
+      families=("prob-target-dtype",),
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "criterion = nn.CrossEntropyLoss()\n"
+          "logits = torch.randn(4, 3)\n"
+          "votes = torch.tensor([[2, 0, 1], [0, 3, 0], [1, 1, 1], [0, 0, 3]])   # annotator counts per class\n"
+          "loss = criterion(logits, votes)",
+          expect=("(4,)", "(4, 3)", "float")),))
+def integer_probability_target(ctx) -> Hint | None:
+    """CrossEntropyLoss accepts two targets: class indices (N,) int64, or class probabilities shaped like the
+    input, floating point. An integer tensor of the input's shape is neither."""
+    if ctx.loss not in ("cross_entropy", "linear_cross_entropy"):
+        return None
+    inp, tgt = ctx.t("input"), ctx.t("target")
+    if inp is None or tgt is None or tgt.is_float or tgt.ndim < 1:
+        return None
+    n = tgt.shape[0]
+    name = ctx.code("target")
+    per_row = ""
+    if tgt.values and tgt.min is not None and tgt.min >= 0 and tgt.rows_max_sum and tgt.rows_max_sum > 1:
+        per_row = (f" Its rows hold counts up to a sum of {tgt.rows_max_sum:g}: if these are votes or counts per "
+                   f"class, normalise them into probabilities, {ctx.with_method('target', '.float()')} divided "
+                   "by its row sums.")
+    return Hint(
+        title=f"{name} is an integer tensor of shape {shape_text(tgt.shape)}: {ctx.loss_label} takes either ({n},) "
+              "class indices or float class probabilities",
+        message=(f"{ctx.loss_label} reads a target of the input's shape as class probabilities, which must be "
+                 f"floating point; class indices are one int64 per sample, ({n},). {name} is {tgt.dtype} "
+                 f"{shape_text(tgt.shape)}: pick the form you mean." + per_row),
+        fix=None,
+    )
+
+
+@rule("NLH581", "target-shape", "one-hot float targets with ignore_index: pass class indices to keep ignore_index",
+      families=("prob-target-ignore",),
+      examples=(Example(
+          "import torch, torch.nn as nn, torch.nn.functional as F\n"
+          "criterion = nn.CrossEntropyLoss(ignore_index=0)\n"
+          "labels = torch.tensor([1, 2, 0, 3])\n"
+          "loss = criterion(torch.randn(4, 4), F.one_hot(labels, 4).float())",
+          expect=("argmax(dim=1)",)),))
+def ignore_index_one_hot(ctx) -> Hint | None:
+    """ignore_index works on class indices only; one-hot float rows are read as probabilities."""
+    if ctx.loss not in ("cross_entropy", "linear_cross_entropy"):
+        return None
+    tgt = ctx.t("target")
+    if tgt is None or not one_hot_rows(tgt):
+        return None
+    return Hint(
+        title=f"{ctx.code('target')} is one-hot floats, read as class probabilities, which have no ignore_index",
+        message=(f"ignore_index={ctx.options.get('ignore_index')} skips samples whose class index equals it; a "
+                 f"float target of the input's shape is a probability distribution per sample instead. "
+                 f"{ctx.code('target')} is one-hot: pass its class indices and ignore_index works."),
+        fix=pick_fix(ctx, {"target": ctx.with_method("target", ".argmax(dim=1)")}),
+    )
+
+
+@rule("NLH582", "bad-option", "ignore_index with soft (probability) targets",
+      families=("prob-target-ignore",),
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "criterion = nn.CrossEntropyLoss(ignore_index=0)   # 0 is the padding class\n"
+          "soft = torch.softmax(torch.randn(4, 5), dim=1)\n"
+          "loss = criterion(torch.randn(4, 5), soft)",
+          expect=("reduction='none'", "mask")),))
+def ignore_index_soft(ctx) -> Hint | None:
+    """Soft labels cannot be ignored by value: leave ignore_index out and mask the unreduced loss."""
+    if ctx.loss not in ("cross_entropy", "linear_cross_entropy"):
+        return None
+    tgt = ctx.t("target")
+    if tgt is None or not tgt.is_float:
+        return None
+    written = option_text(ctx, "ignore_index", str(ctx.options.get("ignore_index")))
+    return Hint(
+        title=f"ignore_index={written} cannot be used with probability targets like {ctx.code('target')}",
+        message=(f"{ctx.code('target')} is a float target of the input's shape, so {ctx.loss_label} reads it as "
+                 "class probabilities; ignore_index only applies to class-index targets. Leave it out, and to "
+                 "skip samples compute the unreduced loss and average it over a mask."),
+        fix=("loss = F.cross_entropy(logits, soft_targets, reduction='none')   # no ignore_index\n"
+             "loss = (loss * keep).sum() / keep.sum()                          # keep: 1.0 for the samples to count"),
+        evidence=(),
+    )
+
+
+@rule("NLH583", "bad-option", "a loss option of the wrong type (a tensor or complex number for delta)",
+      families=("option-type",),
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "delta = torch.tensor(0.5)\n"
+          "criterion = nn.HuberLoss(delta=delta)",
+          expect=("nn.HuberLoss(delta=delta.item())",)),))
+def option_type(ctx) -> Hint | None:
+    m = ctx.family("option-type")
+    option = m.groups.get("what") if m else None
+    if option is None:
+        return None
+    written = option_text(ctx, option, option)
+    got = m.groups.get("type", "")
+    tensor = "Tensor" in got
+    return Hint(
+        title=f"{option}={written} is a {'tensor' if tensor else got.strip('<>').replace('class ', '')}; "
+              f"{ctx.loss_label} needs a plain {m.groups.get('expected', 'number')}",
+        message=(f"{option} is a hyper-parameter fixed when the loss is built: a Python number such as 1.0"
+                 + (" (take .item() of a 0-d tensor)." if tensor else ".")),
+        fix=option_fix(ctx, option, f"{written}.item()" if tensor else "1.0"),
+        evidence=(),
+    )
+
+
+@rule("NLH584", "shape-mismatch", "a 0-d (scalar) input to NLLLoss/CrossEntropyLoss",
+      families=("input-0d",),
+      examples=(Example(
+          "import torch, torch.nn.functional as F\n"
+          "scores = torch.randn(5)\n"
+          "best = scores.max()\n"
+          "loss = F.nll_loss(best, torch.tensor(2))",
+          expect=("(C,)", "`best`")),))
+def scalar_input(ctx) -> Hint | None:
+    inp = ctx.t("input")
+    if inp is None or inp.ndim != 0 or ctx.loss not in ("nll_loss", "cross_entropy"):
+        return None
+    return Hint(
+        title=f"{ctx.code('input')} is a single number; {ctx.loss_label} needs one score per class",
+        message=(f"{ctx.loss_label} takes scores with a class dimension: (N, C) for a batch or (C,) for one "
+                 f"sample. {ctx.code('input')} is 0-d, e.g. the result of max(), sum() or a loss: pass the "
+                 "whole score vector instead."),
+        fix=None,
+    )
+
+
+@rule("NLH585", "shape-mismatch", "a K-dimensional class-index target whose sizes do not follow the input's (N, C, d1, ...)",
+      families=("target-size", "spatial-size"),
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "criterion = nn.CrossEntropyLoss()\n"
+          "logits = torch.randn(2, 3, 5)          # (N, C, T)\n"
+          "tags = torch.randint(0, 3, (2, 4))     # 4 tags for 5 positions\n"
+          "loss = criterion(logits, tags)",
+          expect=("(2, 5)", "(2, 4)")),))
+def k_dim_target(ctx) -> Hint | None:
+    """For (N, C, d1, ...) scores the target is (N, d1, ...): the input's shape without dim 1."""
+    if ctx.loss not in ("cross_entropy", "nll_loss"):
+        return None
+    inp, tgt = ctx.t("input"), ctx.t("target")
+    if inp is None or tgt is None or inp.ndim < 3 or not inp.is_float:
+        return None
+    want = inp.shape[:1] + inp.shape[2:]
+    if tgt.shape == want or tgt.ndim != len(want):
+        return None
+    diff = [d for d in range(len(want)) if want[d] != tgt.shape[d]]
+    where = ", ".join(f"dim {d} ({tgt.shape[d]} vs {want[d]})" for d in diff)
+    return Hint(
+        title=f"{ctx.code('target')} is {shape_text(tgt.shape)} but for {ctx.code('input')} {shape_text(inp.shape)} "
+              f"it must be {shape_text(want)}",
+        message=(f"{ctx.loss_label} reads {shape_text(inp.shape)} as (N, C, d1, ...) with C = {inp.shape[1]} classes "
+                 f"in dim 1, and wants one class index per position: {shape_text(want)}. The sizes differ at "
+                 f"{where}: the predictions and the labels cover different lengths (crop or pad one of them), "
+                 "or the classes are not in dim 1."),
+        fix=None,
+    )
+
+
+RULES = [integer_probability_target, ignore_index_one_hot, ignore_index_soft, option_type, scalar_input,
+         k_dim_target]

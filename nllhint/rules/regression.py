@@ -1,0 +1,174 @@
+"""Rules for GaussianNLLLoss's ``var`` and KLDivLoss's target: the extra argument that the element-wise
+losses do not have.
+
+For an (N, D) input GaussianNLLLoss accepts a var of (N, D) (one variance per prediction), (N, 1) or (N,)
+(one per sample) and, in newer PyTorch, a float (one for all). The shape the user passed says which of these
+was meant: the same number of values in another layout, one per sample, one in all, or one per output.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..probe import _num
+from .base import Example, Hint, rule
+from .roles import pick_fix, shape_text
+
+
+def _accepted(shape) -> str:
+    n = shape[0] if shape else 1
+    forms = [shape_text(shape)]
+    if len(shape) >= 2:
+        forms.append(shape_text(shape[:-1] + (1,)))
+        forms.append(shape_text(shape[:-1]))
+    elif len(shape) == 1:
+        forms.append(f"({n},)")
+    forms = list(dict.fromkeys(forms))
+    return ", ".join(forms[:-1]) + f", {forms[-1]} or a float" if len(forms) > 1 else f"{forms[0]} or a float"
+
+
+@rule("NLH550", "shape-mismatch", "GaussianNLLLoss var of a shape that fits none of its forms",
+      families=("var-size",),
+      examples=(
+          Example(
+              "import torch, torch.nn as nn\n"
+              "class Net(nn.Module):\n"
+              "    def __init__(self):\n"
+              "        super().__init__()\n"
+              "        self.mean = nn.Linear(8, 3)\n"
+              "        self.log_var = nn.Linear(8, 3)\n"
+              "    def forward(self, x):\n"
+              "        return self.mean(x), self.log_var(x).exp()\n"
+              "net, criterion = Net(), nn.GaussianNLLLoss()\n"
+              "x, y = torch.randn(16, 8), torch.randn(16, 3)\n"
+              "mu, var = net(x)\n"
+              "loss = criterion(mu, y, var.t())",
+              expect=("var.t().reshape(mu.shape)", "(3, 16)", "one variance per prediction")),
+          Example(
+              "import torch, torch.nn as nn\n"
+              "mu, y = torch.randn(32), torch.randn(32)\n"
+              "var = torch.rand(32, 1) + 0.1\n"
+              "loss = nn.GaussianNLLLoss()(mu, y, var)",
+              expect=("var.reshape(mu.shape)",)),
+          Example(
+              "import torch, torch.nn as nn\n"
+              "noise = torch.full((4,), 0.5)          # one variance per output dimension\n"
+              "pred, target = torch.randn(64, 4), torch.randn(64, 4)\n"
+              "loss = nn.GaussianNLLLoss()(pred, target, noise)",
+              expect=("noise.unsqueeze(0)", "per output")),
+      ))
+def gaussian_var_shape(ctx) -> Hint | None:
+    """Tells apart the var the user meant: per prediction in another layout (reshape), one per sample (a
+    column), one for everything (a single value), or one per output dimension shared by the batch."""
+    if ctx.loss != "gaussian_nll_loss":
+        return None
+    inp, var = ctx.t("input"), ctx.t("var")
+    if inp is None or var is None or not inp.ndim:
+        return None
+    shape, v = inp.shape, var.shape
+    name, iname = ctx.code("var"), ctx.name("input")
+    n = shape[0]
+    base = (f"GaussianNLLLoss takes a var for {ctx.code('input')} {shape_text(shape)} of {_accepted(shape)}; "
+            f"{name} is {shape_text(v) if v else 'a 0-d tensor'}.")
+    if var.numel == inp.numel and var.numel > 1:
+        return Hint(
+            title=f"{name} {shape_text(v)} holds one variance per prediction, but not shaped like "
+                  f"{ctx.code('input')} {shape_text(shape)}",
+            message=(base + f" It has exactly one value per prediction ({inp.numel}), so one variance per prediction "
+                     "(heteroscedastic) is meant: give it the input's shape."
+                     + (" It looks transposed: check the two match element for element." if len(v) == len(shape) and
+                        tuple(reversed(v)) == tuple(shape) else "")),
+            fix=pick_fix(ctx, {"var": ctx.with_method("var", f".reshape({iname}.shape)")}),
+        )
+    if var.numel == 1:
+        return Hint(
+            title=f"{name} is a single variance {shape_text(v)} for {ctx.code('input')} {shape_text(shape)}",
+            message=(base + " One variance for all predictions (homoscedastic) is meant: expand it to the input's "
+                     "shape (newer PyTorch also takes a plain float)."),
+            fix=pick_fix(ctx, {"var": ctx.with_method("var", f".expand_as({iname})")}),
+        )
+    if var.numel == n and len(shape) >= 2:
+        column = f".view({n}" + ", 1" * (len(shape) - 1) + ")"
+        return Hint(
+            title=f"{name} {shape_text(v)} has one variance per sample; for {shape_text(shape)} it must be "
+                  f"{shape_text((n,) + (1,) * (len(shape) - 1))}",
+            message=base + " One variance per sample, shared by its outputs, is meant: give it size-1 axes.",
+            fix=pick_fix(ctx, {"var": ctx.with_method("var", column)}),
+        )
+    if len(shape) >= 2 and var.numel == shape[-1] and len(v) <= len(shape):
+        row = ".view(" + ", ".join(["1"] * (len(shape) - 1)) + f", {shape[-1]})"
+        return Hint(
+            title=f"{name} {shape_text(v)} has one variance per output dimension; PyTorch wants it as "
+                  f"{shape_text((1,) * (len(shape) - 1) + (shape[-1],))}",
+            message=(base + f" {shape[-1]} values, one per output dimension shared over the batch, is meant: "
+                     "GaussianNLLLoss broadcasts a var whose other sizes are 1."),
+            fix=pick_fix(ctx, {"var": ctx.with_method("var", ".unsqueeze(0)" if len(v) == 1 and len(shape) == 2
+                                                       else row)}),
+        )
+    return Hint(title=f"{name} {shape_text(v)} does not fit {ctx.code('input')} {shape_text(shape)}",
+                message=(base + " Its number of values matches none of them (one per prediction, per sample, or "
+                         "one in all); check that var comes from the same batch and head as the mean."),
+                fix=None)
+
+
+@rule("NLH551", "bad-option", "GaussianNLLLoss var given as an int (or a float on an old PyTorch)",
+      families=("var-type",),
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "pred, target = torch.randn(10, 2), torch.randn(10, 2)\n"
+          "loss = nn.GaussianNLLLoss()(pred, target, 1)",
+          expect=("loss = nn.GaussianNLLLoss()(pred, target, 1.0)",)),))
+def gaussian_var_number(ctx) -> Hint | None:
+    """An int variance is not a float to PyTorch's check; older releases needed a tensor for any var."""
+    if ctx.loss != "gaussian_nll_loss":
+        return None
+    value = ctx.options.get("var")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    written = ctx.name("var", _num(value))
+    if isinstance(value, int):
+        new = f"{value}.0" if written == str(value) else f"float({written})"
+        return Hint(title=f"var={written} is an int; GaussianNLLLoss takes a float or a tensor",
+                    message=("A single variance for all predictions must be a Python float (or a tensor shaped "
+                             "like the input); the int fails PyTorch's type check."),
+                    fix=pick_fix(ctx, {"var": new}), evidence=())
+    inp = ctx.name("input")
+    return Hint(title=f"var={written} is a float, which this PyTorch's GaussianNLLLoss does not accept",
+                message=("Before PyTorch 2.0 var had to be a tensor; give one variance per prediction, shaped like "
+                         "the input."),
+                fix=pick_fix(ctx, {"var": f"torch.full_like({inp}, {written})"}), evidence=())
+
+
+@rule("NLH552", "kl-format", "class labels given to KLDivLoss, which compares two distributions",
+      families=("integral-input",),
+      examples=(Example(
+          "import torch, torch.nn as nn, torch.nn.functional as F\n"
+          "logits, labels = torch.randn(8, 5), torch.randint(0, 5, (8,))\n"
+          "loss = nn.KLDivLoss(reduction='batchmean')(F.log_softmax(logits, dim=1), labels)",
+          expect=("F.one_hot(labels,", "NLLLoss")),))
+def kl_integer_target(ctx) -> Hint | None:
+    """KLDivLoss's target is a probability distribution per row, shaped like the input; class indices are
+    NLLLoss's (or CrossEntropyLoss's) target."""
+    if ctx.loss != "kl_div":
+        return None
+    inp, tgt = ctx.t("input"), ctx.t("target")
+    if inp is None or tgt is None or not inp.is_float or tgt.is_float or inp.ndim != 2:
+        return None
+    n, c = inp.shape
+    name = ctx.code("target")
+    if tgt.shape == (n,) and tgt.values and tgt.min is not None and tgt.min >= 0 and tgt.max < c:
+        return Hint(
+            title=f"{name} holds class indices ({n},); KLDivLoss compares two distributions of shape ({n}, {c})",
+            message=(f"KLDivLoss takes log-probabilities and a target distribution of the same shape. With one "
+                     f"class per sample, KL against a one-hot target equals NLLLoss on the log-probabilities; "
+                     f"or turn the labels into one-hot floats."),
+            fix=pick_fix(ctx, {"target": f"F.one_hot({ctx.name('target')}, num_classes={c}).float()"}),
+        )
+    if tgt.shape == inp.shape:
+        return Hint(title=f"{name} is {tgt.dtype}; KLDivLoss needs a float distribution",
+                    message="The target of KLDivLoss holds probabilities (floats summing to 1 per row).",
+                    fix=pick_fix(ctx, {"target": ctx.with_method("target", ".float()")}))
+    return None
+
+
+RULES = [gaussian_var_shape, gaussian_var_number, kl_integer_target]
