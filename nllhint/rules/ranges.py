@@ -2,7 +2,7 @@
 
 The message only says one value is out of bounds; the variants differ in why, and the target's range,
 its distinct values and C tell them apart: 1-based labels, a padding value, a last layer with too few
-outputs, labels from another encoding, and the CUDA form where no value may be read.
+outputs, and labels from another encoding. The CUDA form, where no value may be read, is in ``cuda.py``.
 """
 
 from __future__ import annotations
@@ -322,31 +322,6 @@ def out_of_range(ctx) -> Hint | None:
     )
 
 
-@rule("NLH106", "target-range", "a CUDA device-side assert, most often a label outside 0..C-1",
-      families=("cuda-assert",), severity="warning")
-def cuda_assert(ctx) -> Hint | None:
-    """On CUDA an out-of-range label is a device-side assert, often reported at a later line.
-
-    After it the CUDA context is unusable, so this hint is built from metadata only.
-    """
-    if ctx.via not in ("loss", "none") or (ctx.via == "none" and not ctx.tensors):
-        return None
-    classes = ctx.num_classes
-    if ctx.via == "loss" and ctx.loss not in CLASS_INDEX_LOSSES:
-        return None
-    target = ctx.name("target", "labels")
-    bound = f"0..{classes - 1} (C = {classes})" if classes else "0..C-1"
-    return Hint(
-        title=f"CUDA device-side assert after {ctx.loss_label}: most likely a label outside {bound}",
-        message=(f"The CUDA kernel of {ctx.loss_label} asserts that every class index is in {bound}; "
-                 "CUDA reports it asynchronously, so the line in the traceback may be a later one. "
-                 "Values cannot be read any more (the CUDA context is broken until the kernel restarts). "
-                 "Restart, then check the labels on the CPU, where the same mistake raises a clear error."),
-        fix=(f"print({target}.min().item(), {target}.max().item())   # after a restart, before the loss; "
-             "or run once with CUDA_LAUNCH_BLOCKING=1 / on the CPU"),
-    )
-
-
 @rule("NLH107", "target-range", "F.one_hot: a class value >= num_classes",
       families=("one-hot-too-large",),
       examples=(Example(
@@ -407,5 +382,5 @@ def one_hot_negative(ctx) -> Hint | None:
     )
 
 
-RULES = [one_based_labels, shifted_labels, mask_0_255, interpolated_mask, padding_label, too_few_outputs, foreign_labels, out_of_range, cuda_assert,
+RULES = [one_based_labels, shifted_labels, mask_0_255, interpolated_mask, padding_label, too_few_outputs, foreign_labels, out_of_range,
          one_hot_too_large, one_hot_negative]

@@ -1,0 +1,593 @@
+"""NLH106: a CUDA device-side assert (and the cuDNN/cuBLAS errors that follow one), explained from what is
+still readable.
+
+On CUDA a class index outside ``[0, C)`` trips an assert inside the loss kernel. CUDA reports it at the
+next call that waits for the GPU: ``loss.item()``, ``loss.backward()``, ``print(loss)``, a later cell, or
+as a cuDNN/cuBLAS error in backward. After it the CUDA context is broken: any CUDA call raises again, so
+no value may be read. What is left, and what this rule reads:
+
+1. the autograd history of the tensors in the failing frame: a loss's backward node keeps its saved
+   input, target and ``ignore_index`` (shapes, dtypes and devices are metadata);
+2. the loss call itself when the error was raised inside it (``CUDA_LAUNCH_BLOCKING=1``);
+3. the user's code: the loss calls in the failing cell or function and in the cells just before it
+   (``nllhint.recent``), which name the target as the user wrote it.
+
+The hint names the target expression, C, the likely variant where the code or metadata shows it, and the
+honest next step: restart, then look at the labels where they can be read.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+
+from .base import Hint, rule
+
+FAMILIES = ("cuda-assert", "cuda-followon")
+LOSS_NODES = {"NllLossBackward0": "nll_loss", "NllLoss2DBackward0": "nll_loss",
+              "MultiMarginLossBackward0": "multi_margin_loss"}
+GRAPH_NODES = 64  # autograd nodes visited per tensor
+MAX_NAMES = 40  # names of the failing statement looked up
+PADDING = (255, -1)
+CLASS_COUNT = re.compile(r"^(num_classes|num_labels|n_classes|n_labels|nclasses|num_class|nb_classes|"
+                         r"number_of_classes|num_outputs|n_outputs)$", re.I)
+FOLLOW_ON = (("cuDNN", re.compile(r"cuDNN error|CUDNN_STATUS")),
+             ("cuBLAS", re.compile(r"CUBLAS_STATUS")),
+             ("illegal memory access", re.compile(r"illegal memory access")),
+             ("unspecified launch failure", re.compile(r"unspecified launch failure")))
+
+
+@dataclass
+class Suspect:
+    """The class-index loss call that most likely asserted: strings and numbers only."""
+
+    loss: str  # "cross_entropy", "nll_loss", "one_hot"
+    label: str  # "CrossEntropyLoss", "F.cross_entropy"
+    target: str | None = None  # the user's target expression
+    input: str | None = None
+    classes: int | None = None
+    target_meta: str | None = None  # "int64[16] on cuda:0"
+    input_meta: str | None = None
+    target_ndim: int | None = None
+    device: str | None = None
+    ignore_index: int | None = None
+    ignore_known: bool = False  # ignore_index was read (graph, call or module), not assumed
+    line: object = None  # recent.LossLine
+    where: str | None = None  # "cell [4], line 3"
+    holder: str | None = None  # the variable holding the loss tensor: "loss"
+    node: str | None = None  # "NllLossBackward0"
+    texts: list = field(default_factory=list)  # the source texts searched (for the variant)
+
+
+@rule("NLH106", "target-range", "a CUDA device-side assert, most often a label outside 0..C-1",
+      families=FAMILIES, severity="warning")
+def cuda_assert(ctx) -> Hint | None:
+    """On CUDA an out-of-range label is a device-side assert, reported at a later line or cell.
+
+    After it the CUDA context is unusable, so this hint is built from metadata, the autograd history and
+    the user's code only; it says how to see the bad values after a restart.
+    """
+    suspect = find_suspect(ctx)
+    if suspect is None:
+        return None
+    return _hint(ctx, suspect)
+
+
+def stopped_summary(summary: str, exc: BaseException) -> str:
+    """The watch report's summary for a cell that is dying of a CUDA error: never "no problems found"
+    above that traceback, since the checks did not see the batch that asserted."""
+    try:
+        from ..context import _is_cuda_failure
+
+        if not _is_cuda_failure(exc, str(exc)):
+            return summary
+        head = summary.replace(", no problems found", "")
+        return f"{head}; the cell stopped at a CUDA error (explained under the traceback)"
+    except Exception:
+        return summary
+
+
+# --- finding the loss --------------------------------------------------------------------------------------
+
+def find_suspect(ctx) -> Suspect | None:
+    """The class-index loss behind a CUDA failure, or None when none is in evidence (or it ran on the CPU)."""
+    if ctx.via == "loss":
+        suspect = _from_loss_frame(ctx)
+    elif ctx.via in ("backward", "none"):
+        suspect = _from_code_and_graph(ctx)
+    else:
+        return None
+    if suspect is None or (suspect.device or "").startswith("cpu"):
+        return None  # a loss on the CPU cannot assert on the device
+    return suspect
+
+
+def _from_loss_frame(ctx) -> Suspect | None:
+    """The error came out of the loss call itself (CUDA_LAUNCH_BLOCKING=1, or an assert caught at once)."""
+    from ..context import CLASS_INDEX_LOSSES
+
+    if ctx.loss not in CLASS_INDEX_LOSSES:
+        return None
+    facts, target = ctx.input, ctx.target
+    ignore = ctx.option("ignore_index")
+    suspect = Suspect(loss=ctx.loss, label=ctx.loss_label, target=ctx.name("target"), input=ctx.name("input"),
+                      classes=ctx.num_classes, where=ctx.location,
+                      ignore_index=ignore if isinstance(ignore, int) else None, ignore_known=isinstance(ignore, int))
+    if facts is not None:
+        suspect.input_meta, suspect.device = _meta(facts.shape, facts.dtype, facts.device), facts.device
+    if target is not None:
+        suspect.target_meta, suspect.target_ndim = _meta(target.shape, target.dtype, target.device), target.ndim
+    suspect.texts = [t for t, _ in _texts(ctx)[:1]]
+    if ctx.call is not None:
+        from ..recent import loss_lines
+
+        lines = loss_lines(ctx.call.statement, lambda name: ctx.lookup(name))
+        suspect.line = lines[-1] if lines else None
+    return suspect
+
+
+def _from_code_and_graph(ctx) -> Suspect | None:
+    from ..recent import constructors, loss_lines
+
+    texts = _texts(ctx)
+    built = constructors([text for text, _ in texts])
+    lines = []  # (LossLine, where, lookup), newest text first, the last call of a text first
+    for text, (where, first, lookup, upto) in texts:
+        found = loss_lines(text, lookup, built, upto=upto)
+        lines.extend((line, where(first + line.lineno - 1), lookup) for line in reversed(found))
+    graph = _graph(ctx, [name for line, _, _ in lines for name in line.assigned])
+    suspect = None
+    if graph is not None:
+        holder, node, facts = graph
+        line = next((entry for entry in lines if holder in entry[0].assigned), None)
+        if line is None and lines and texts and lines[0][1] and _same_text(lines[0], texts[0]):
+            line = lines[0]  # the failing code's own loss call, assigned to no name we saw
+        suspect = _suspect_from_line(line) if line else Suspect(loss=LOSS_NODES[node], label=f"F.{LOSS_NODES[node]}")
+        suspect.holder, suspect.node = holder, node
+        suspect.classes = facts.get("classes") or suspect.classes
+        suspect.input_meta = facts.get("input") or suspect.input_meta
+        suspect.target_meta = facts.get("target") or suspect.target_meta
+        suspect.target_ndim = facts.get("target_ndim", suspect.target_ndim)
+        suspect.device = facts.get("device") or suspect.device
+        if "ignore_index" in facts:
+            suspect.ignore_index, suspect.ignore_known = facts["ignore_index"], True
+    else:
+        for entry in lines:
+            candidate = _suspect_from_line(entry)
+            failing = bool(texts) and _same_text(entry, texts[0])
+            if candidate.device and not candidate.device.startswith("cpu"):
+                suspect = candidate
+                break
+            if failing and candidate.device is None and entry[0].loss != "one_hot":
+                suspect = candidate  # in the failing code itself: named even when its tensors can't be looked up
+                break
+            if failing and candidate.device is None and entry[0].loss == "one_hot":
+                suspect = candidate
+                break
+    if suspect is not None:
+        suspect.texts = [text for text, _ in texts]
+    return suspect
+
+
+def _same_text(entry, text_entry) -> bool:
+    return entry[2] is text_entry[1][2]
+
+
+def _suspect_from_line(entry) -> Suspect:
+    """What a loss line says, with the metadata of the plain names it uses (looked up, never evaluated)."""
+    line, where, lookup = entry
+    if line.loss == "one_hot":
+        suspect = Suspect(loss="one_hot", label="F.one_hot", target=line.arg("tensor"), line=line, where=where)
+        classes = line.arg("num_classes")
+        value = _literal_or_name(classes, lookup) if classes else None
+        suspect.classes = value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+        _tensor_meta(suspect, "target", line.arg("tensor"), lookup)
+        return suspect
+    suspect = Suspect(loss=line.loss, label=line.label, target=line.arg("target"), input=line.arg("input"),
+                      line=line, where=where)
+    _tensor_meta(suspect, "input", suspect.input, lookup)
+    _tensor_meta(suspect, "target", suspect.target, lookup)
+    ignore = line.arg("ignore_index") or _keyword(line.constructor, "ignore_index")
+    if ignore is not None:
+        value = _literal_or_name(ignore, lookup)
+        if isinstance(value, int):
+            suspect.ignore_index, suspect.ignore_known = value, True
+    else:
+        module = _lookup_dotted(line.callee, lookup) if re.fullmatch(r"[A-Za-z_][\w.]*", line.callee) else None
+        value = getattr(module, "__dict__", {}).get("ignore_index") if module is not None else None
+        if isinstance(value, int):
+            suspect.ignore_index, suspect.ignore_known = value, True
+    return suspect
+
+
+def _tensor_meta(suspect: Suspect, role: str, expr: str | None, lookup) -> None:
+    """Shape, dtype and device of the tensor behind ``expr`` when it is a name (casts stripped)."""
+    import torch
+
+    if not expr:
+        return
+    if role == "input" and suspect.loss != "one_hot":
+        width = _model_outputs(expr, lookup)
+        if width:
+            suspect.classes = width
+    root = re.sub(r"\.(long|int|to|cuda|cpu|detach|clone|contiguous|squeeze|view|reshape|flatten|type)\(.*$",
+                  "", expr.strip())
+    value = _lookup_dotted(root, lookup) if re.fullmatch(r"[A-Za-z_][\w.]*", root) else None
+    if not issubclass(type(value), torch.Tensor):
+        return
+    shape, dtype, device = tuple(int(s) for s in value.shape), str(value.dtype).removeprefix("torch."), str(value.device)
+    if expr.strip() != root:  # a cast or a move: only the shape is surely the same
+        if re.search(r"\.(cuda|to)\(", expr):
+            device = None
+        if re.search(r"\.(view|reshape|flatten|squeeze)\(", expr):
+            return
+    setattr(suspect, f"{role}_meta", _meta(shape, dtype, device or "?"))
+    if role == "target":
+        suspect.target_ndim = len(shape)
+    if role == "input" and suspect.loss != "one_hot" and len(shape) >= 1:
+        suspect.classes = shape[1] if len(shape) >= 2 else shape[0]
+    if device and (suspect.device is None or suspect.device.startswith("cpu")):
+        suspect.device = device
+
+
+def _model_outputs(expr: str, lookup) -> int | None:
+    """C for an input written ``model(x)``: the width of the model's last Linear or convolution."""
+    import torch
+
+    m = re.fullmatch(r"([A-Za-z_][\w.]*)\(.*\)", expr.strip(), re.S)
+    model = _lookup_dotted(m.group(1), lookup) if m else None
+    if not issubclass(type(model), torch.nn.Module):
+        return None
+    width = None
+    try:
+        for count, (_, module) in enumerate(torch.nn.Module.named_modules(model)):
+            if count > 2000:
+                break
+            if issubclass(type(module), torch.nn.Linear):
+                width = int(module.out_features)
+            elif issubclass(type(module), torch.nn.modules.conv._ConvNd):
+                width = int(module.out_channels)
+    except Exception:
+        return None
+    return width
+
+
+def _lookup_dotted(expr: str, lookup):
+    import inspect
+
+    parts = expr.split(".")
+    try:
+        value = lookup(parts[0])
+        for part in parts[1:]:
+            if value is None:
+                return None
+            value = inspect.getattr_static(value, part)
+            if isinstance(value, property):
+                return None
+    except Exception:
+        return None
+    return value
+
+
+def _literal_or_name(expr: str, lookup):
+    try:
+        return ast.literal_eval(expr)
+    except (ValueError, SyntaxError):
+        pass
+    return lookup(expr) if re.fullmatch(r"[A-Za-z_]\w*", expr.strip()) else None
+
+
+def _keyword(call: str | None, key: str) -> str | None:
+    if not call:
+        return None
+    try:
+        node = ast.parse(call.strip(), mode="eval").body
+    except SyntaxError:
+        return None
+    if not isinstance(node, ast.Call):
+        return None
+    return next((ast.unparse(k.value) for k in node.keywords if k.arg == key), None)
+
+
+def _texts(ctx) -> list:
+    """``[(text, (where(lineno), first line, lookup, last line to read))]``: the failing function or cell,
+    then the cells before it, newest first."""
+    import linecache
+
+    from ..context import location_of
+
+    frame = getattr(ctx, "_user_frame", None)
+    out = []
+    found = ctx.user_source()
+    if frame is not None and found:
+        text, first = found
+        filename = frame.f_code.co_filename
+        failing = _failing_line(ctx)
+        out.append((_dedent(text), (lambda n, f=filename: location_of(f, n), first, lambda name: ctx.lookup(name),
+                                    (failing - first + 1) if failing else None)))
+    number = _cell_number(ctx.location)
+    if number is None:
+        return out
+    ipython = __import__("sys").modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None:
+        return out
+    from ..recent import history
+
+    ns = getattr(shell, "user_ns", {})
+
+    def lookup(name, ns=ns):
+        return ns.get(name) if isinstance(ns, dict) else None
+
+    for cell, text in history(shell, number):
+        out.append((text, (lambda n, c=cell: f"cell [{c}], line {n}", 1, lookup, None)))
+    del linecache
+    return out
+
+
+def _dedent(text: str) -> str:
+    import textwrap
+
+    return textwrap.dedent(text)
+
+
+def _failing_line(ctx) -> int | None:
+    m = re.search(r"line (\d+)$|:(\d+)$", ctx.location or "")
+    return int(m.group(1) or m.group(2)) if m else None
+
+
+def _cell_number(location: str | None) -> int | None:
+    m = re.match(r"cell \[(\d+)\]", location or "")
+    return int(m.group(1)) if m else None
+
+
+# --- the autograd history ------------------------------------------------------------------------------------
+
+def _graph(ctx, assigned: list[str]):
+    """``(holder, node name, facts)`` for the first class-index loss node behind a tensor of the failing
+    frame: the tensor ``.backward()`` was called on, those the failing statement names, and those the loss
+    lines assign. Metadata of the node's saved tensors only."""
+    import torch
+
+    names = []
+    if ctx.call is not None and "loss" in ctx.call.args:
+        names.append(ctx.call.args["loss"])
+    names += list(ctx.tensors)
+    statement = ctx.call.statement if ctx.call is not None else _failing_text(ctx)
+    names += re.findall(r"(?<![\w.])[A-Za-z_]\w*", statement or "")[:MAX_NAMES]
+    names += assigned
+    seen = set()
+    for name in names:
+        if name in seen or not re.fullmatch(r"[A-Za-z_]\w*", name):
+            continue
+        seen.add(name)
+        value = ctx.lookup(name)
+        if not issubclass(type(value), torch.Tensor):
+            continue
+        try:
+            found = _loss_node(value.grad_fn)
+        except Exception:
+            found = None
+        if found is not None:
+            return name, type(found).__name__, _node_facts(found, value)
+    return None
+
+
+def _failing_text(ctx) -> str:
+    import linecache
+
+    frame = getattr(ctx, "_user_frame", None)
+    line = _failing_line(ctx)
+    if frame is None or line is None:
+        return ""
+    return linecache.getline(frame.f_code.co_filename, line)
+
+
+def _loss_node(grad_fn):
+    """The nearest class-index loss node from ``grad_fn`` (breadth-first, bounded)."""
+    queue, seen = [grad_fn], set()
+    while queue and len(seen) < GRAPH_NODES:
+        node = queue.pop(0)
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if type(node).__name__ in LOSS_NODES:
+            return node
+        queue.extend(fn for fn, _ in getattr(node, "next_functions", ()))
+    return None
+
+
+def _node_facts(node, tensor) -> dict:
+    """What a loss node saved, as metadata: C from its input's shape, the target's shape, ignore_index."""
+    import torch
+
+    facts = {"device": str(tensor.device)}
+    for key, role in (("_saved_self", "input"), ("_saved_target", "target")):
+        try:
+            saved = getattr(node, key)  # a SavedVariable unpacked: a tensor object, no kernel runs
+        except Exception:  # freed by a backward that already ran
+            continue
+        if not issubclass(type(saved), torch.Tensor):
+            continue
+        shape = tuple(int(s) for s in saved.shape)
+        facts[role] = _meta(shape, str(saved.dtype).removeprefix("torch."), str(saved.device))
+        facts["device"] = str(saved.device)
+        if role == "input" and shape:
+            facts["classes"] = shape[1] if len(shape) >= 2 else shape[0]
+        if role == "target":
+            facts["target_ndim"] = len(shape)
+    if "input" not in facts:  # freed by the backward that is failing: the input edge keeps its metadata
+        try:
+            edge = node.next_functions[0][0]
+            variable = getattr(edge, "variable", None)
+            meta = variable if variable is not None else edge._input_metadata[0]
+            shape = tuple(int(v) for v in meta.shape)
+            facts["input"] = _meta(shape, str(meta.dtype).removeprefix("torch."), str(meta.device))
+            facts["device"] = str(meta.device)
+            if shape:
+                facts["classes"] = shape[1] if len(shape) >= 2 else shape[0]
+                facts.setdefault("target_ndim", max(len(shape) - 1, 1))
+        except Exception:
+            pass
+    try:
+        ignore = int(node._saved_ignore_index)
+        facts["ignore_index"] = ignore - (1 << 64) if ignore >= 1 << 63 else ignore  # saved as uint64
+    except Exception:
+        pass
+    return facts
+
+
+def _meta(shape, dtype, device) -> str:
+    return f"{dtype}[{', '.join(map(str, shape))}] on {device}"
+
+
+# --- the hint ------------------------------------------------------------------------------------------------
+
+def _variant(suspect: Suspect, lookup) -> tuple[str, str] | None:
+    """``(sentence, fixed line)`` for the variant the code or the metadata shows, else None."""
+    target = suspect.target or ""
+    root = re.match(r"[A-Za-z_][\w.]*", target.strip())
+    root = root.group(0).split(".")[0] if root else None
+    lines = [line for text in suspect.texts for line in text.splitlines()
+             if root and re.search(rf"(?<![\w.]){re.escape(root)}\b", line)]
+    line = suspect.line
+    if suspect.loss != "one_hot" and suspect.classes:
+        # 1-based labels: the code adds one to them, or draws them from 1
+        for text in lines:
+            if re.search(rf"(?<![\w.]){re.escape(root)}\s*(\+=\s*1\b|=.*(\+\s*1\b|randint\(\s*1\s*,|arange\(\s*1\s*,|range\(\s*1\s*,))", text):
+                fixed = _replace_arg(line, "target", f"{_paren(target)} - 1")
+                return (f"The code makes `{root}` 1-based (`{_one_line(text.split('#')[0])}`), so its largest label is "
+                        f"{suspect.classes}, one past the last class {suspect.classes - 1}.", fixed)
+        # padding labels without ignore_index
+        pads = {int(m.group(1)) for text in lines for m in re.finditer(r"(?<![\w.\-])(255|-1)(?![\w.])", text)
+                if not re.search(r"(view|reshape|dim|flatten|squeeze|unsqueeze|permute|size|shape)\b[^\n]*-1", text)}
+        ignore = suspect.ignore_index
+        if pads and ignore not in pads:
+            pad = max(pads)
+            fixed = _ignore_fix(suspect, pad)
+            return (f"The code puts {pad} into `{root}` and the loss does not ignore it (ignore_index is "
+                    f"{ignore if suspect.ignore_known else 'left at -100'}): {pad} is read as a class index.",
+                    fixed)
+        # too few outputs: the user's own class count is larger than C
+        for name in ("num_classes", "num_labels", "n_classes", "nb_classes", "NUM_CLASSES", "N_CLASSES"):
+            value = lookup(name) if lookup else None
+            if type(value) is int and value > suspect.classes:
+                return (f"`{name}` is {value} but {_code(suspect.input, 'the input')} has only "
+                        f"{suspect.classes} outputs: the last layer is too small for the labels.",
+                        f"# build the last layer with {name} outputs: nn.Linear(in_features, {name})")
+        if (suspect.target_ndim or 0) >= 2 and suspect.ignore_known and suspect.ignore_index == -100:
+            return (f"{_code(suspect.target, 'The target')} is a {suspect.target_ndim}-D map: segmentation "
+                    f"masks often mark void or border pixels with 255 (or padding with -1), which needs "
+                    f"ignore_index; it is -100 here.", _ignore_fix(suspect, 255))
+    return None
+
+
+def _paren(expr: str) -> str:
+    return expr if re.fullmatch(r"[\w.]+(\(.*\))?", expr.strip()) else f"({expr})"
+
+
+def _replace_arg(line, param: str, new: str) -> str | None:
+    if line is None or not line.arg(param):
+        return None
+    old = line.arg(param)
+    call = line.call.replace(old, new, 1)
+    return line.statement.replace(line.call, call, 1)
+
+
+def _ignore_fix(suspect: Suspect, pad: int) -> str | None:
+    from .ranges import _with_keyword
+
+    line = suspect.line
+    if line is None:
+        return None
+    if line.constructor and line.constructor != line.callee:  # criterion = nn.CrossEntropyLoss(...)
+        rebuilt = _with_keyword(line.constructor, "ignore_index", str(pad))
+        return f"{line.callee} = {rebuilt}" if rebuilt else None
+    if line.constructor:  # nn.CrossEntropyLoss()(out, y)
+        rebuilt = _with_keyword(line.constructor, "ignore_index", str(pad))
+        return line.statement.replace(line.constructor, rebuilt, 1) if rebuilt else None
+    rebuilt = _with_keyword(line.call, "ignore_index", str(pad))
+    return line.statement.replace(line.call, rebuilt, 1) if rebuilt else None
+
+
+def _code(expr: str | None, default: str) -> str:
+    return f"`{expr}`" if expr else default
+
+
+def _form(ctx) -> str | None:
+    """The follow-on error's library when the message is not the assert itself."""
+    if ctx.family("cuda-assert") and "illegal memory access" not in ctx.message:
+        return None
+    return next((name for name, pattern in FOLLOW_ON if pattern.search(ctx.message)), "CUDA")
+
+
+def _hint(ctx, s: Suspect) -> Hint:
+    lookup = (lambda name: ctx.lookup(name))
+    C = s.classes
+    one_hot = s.loss == "one_hot"
+    bound = f"0..{C - 1} (C = {C})" if C else "0..C-1"
+    target = _code(s.target, "the target")
+    in_loss = ctx.via == "loss"
+    in_ipython = bool(re.match(r"cell", ctx.location or ""))
+    form = _form(ctx)
+    if one_hot:
+        what = f"a value of {target} outside {bound.replace('C =', 'num_classes =')}"
+    else:
+        what = f"a label in {target} outside {bound}"
+    head = "CUDA device-side assert" if form is None else f"{form} error after a device-side assert"
+    title = f"{head} in {s.label}: most likely {what}"
+
+    parts = []
+    if s.line is not None and s.where and not in_loss:
+        parts.append(f"The loss behind it is `{_one_line(s.line.statement)}` ({s.where}).")
+    elif s.holder and s.node:
+        parts.append(f"`{s.holder}` comes from {s.label} ({s.node} in its autograd history).")
+    if one_hot:
+        parts.append(f"F.one_hot on CUDA asserts that every value of {target} is in {bound}.")
+    else:
+        has = f"{_code(s.input, 'The input')} has {C} classes along dim 1, so" if C else "So"
+        parts.append(f"{has} every label in {target} must be in {bound.split(' (')[0]}; the CUDA kernel of "
+                     f"{s.label} asserts it.")
+    if form is not None:
+        parts.append(f"A {form} error right after a loss is what a device-side assert in that kernel looks "
+                     "like once later GPU work runs into it.")
+    if not in_loss:
+        parts.append("CUDA reports the assert at the next call that waits for the GPU, so the line in the "
+                     "traceback is a later one than the mistake.")
+    variant = _variant(s, lookup) if not one_hot else None
+    if variant:
+        parts.append(variant[0])
+    restart = "the kernel" if in_ipython else "the program"
+    parts.append(f"The CUDA context is now broken: every CUDA call fails until {restart} restarts, so no "
+                 "value was read (shapes and the autograd history only).")
+
+    again = ("re-run the cell with CUDA_LAUNCH_BLOCKING=1, on the CPU, or under %%losscheck" if in_ipython
+             else "run it with CUDA_LAUNCH_BLOCKING=1, on the CPU, or with nllhint run --check")
+    fix = [f"# restart {restart} (the CUDA context cannot recover), then see the bad labels:",
+           f"#   {again}"]
+    name = s.target if s.target and re.fullmatch(r"[\w.\[\]'\"]+", s.target.strip()) else None
+    if name:
+        fix.append(f"print({name}.min().item(), {name}.max().item())   # must lie in {bound.split(' (')[0]}")
+    if variant and variant[1]:
+        fix.append(variant[1])
+    evidence = []
+    width = max([len(x or "") for x in (s.target, s.input)] + [len(s.holder or "")] + [4])
+    width = min(width + 2, 26)
+    if s.input_meta and not one_hot:
+        evidence.append(f"{_code(s.input, 'input'):<{width}}  {s.input_meta}")
+    if s.target_meta:
+        evidence.append(f"{_code(s.target, 'target'):<{width}}  {s.target_meta}, values unavailable: not read "
+                        "after a CUDA error")
+    if s.node:
+        ignore = f", ignore_index={s.ignore_index}" if s.ignore_known else ""
+        evidence.append(f"{_code(s.holder, 'loss'):<{width}}  {s.node} in its autograd history{ignore}")
+    return Hint(title=title, message=" ".join(parts), fix="\n".join(fix), evidence=tuple(evidence))
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+RULES = [cuda_assert]
