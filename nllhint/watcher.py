@@ -891,7 +891,11 @@ def _render(report: LossReport, *, color: bool, width: int, brief: bool) -> str:
     sites = report.sites
     head = Text()
     head.append("nllhint losscheck: ", style="bold magenta")
-    head.append(report.summary(), style="bold" if report.findings else "")
+    summary = report.summary()
+    if sys.exc_info()[1] is not None:  # printed while the cell's exception propagates (%%losscheck)
+        from .rules.cuda import stopped_summary
+        summary = stopped_summary(summary, sys.exc_info()[1])
+    head.append(summary, style="bold" if report.findings else "")
     console.print(head)
     if not report.findings and not any(s.notes for s in sites):
         return _finish(out)
