@@ -354,7 +354,7 @@ def _entries(tb) -> list:
 
 def _is_cuda_failure(exc: BaseException, message: str) -> bool:
     return (type(exc).__name__ == "AcceleratorError" or "CUDA error" in message
-            or "device-side assert" in message)
+            or "device-side assert" in message or "CUDNN_STATUS" in message or "CUBLAS_STATUS" in message)
 
 
 def location_of(filename: str, lineno: int) -> str:
@@ -405,7 +405,7 @@ def from_exception(exc: BaseException) -> LossContext | None:
         if _read_one_hot(ctx, entries, in_torch):
             return ctx
         return None
-    if ctx.family("cuda-assert"):
+    if ctx.family("cuda-assert", "cuda-followon"):
         ctx.via = "none"
         _read_cuda_failure(ctx, entries, in_torch)
         return ctx

@@ -25,6 +25,11 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         r"t >= 0 && t < n_classes",
         r"CUDA error: an illegal memory access",
     ),
+    "cuda-followon": (  # how a device-side assert can surface at the next cuDNN/cuBLAS call (see rules/cuda.py)
+        r"cuDNN error: CUDNN_STATUS_(?:INTERNAL_ERROR|EXECUTION_FAILED|MAPPING_ERROR)",
+        r"CUBLAS_STATUS_(?:EXECUTION_FAILED|INTERNAL_ERROR|MAPPING_ERROR)",
+        r"CUDA error: unspecified launch failure",
+    ),
     "one-hot-too-large": (r"Class values must be smaller than num_classes",),
     "one-hot-negative": (r"Class values must be non-negative",),
     # target-shape / wrong-loss

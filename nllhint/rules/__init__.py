@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from . import (backward, batch, ctc, device, dtype, fallbacks, margins, options, pairs, ranges,
+from . import (backward, batch, ctc, cuda, device, dtype, fallbacks, margins, options, pairs, ranges,
                regression, shapes, values, vocab)
 from .base import Example, Hint, Rule, rule
 
 RULES: list[Rule] = [
     *margins.RULES,
     *ranges.RULES,
+    *cuda.RULES,
     *shapes.RULES,
     *pairs.RULES,
     *regression.RULES,
