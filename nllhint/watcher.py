@@ -283,8 +283,10 @@ def _make_wrapper(name: str, original):
                     raise error
             try:
                 result = original(*args, **kwargs)
-            except BaseException:
+            except BaseException as exc:
                 site.raised += 1
+                if site.raised == 1:  # explained now, in case the user's code catches it
+                    watch._note_raised(site, exc, frame)
                 raise
             if examine:
                 watch._examine_safely(site, original, args, kwargs, result)
@@ -504,6 +506,7 @@ class Watch:
             raise RuntimeError("a watch can be started once")
         _dirs()
         _PATCHES.acquire()
+        _BACKWARD.acquire()
         _ACTIVE.append(self)
         self._running = True
         return self.report
@@ -518,7 +521,9 @@ class Watch:
         except ValueError:
             pass
         _PATCHES.release()
+        _BACKWARD.release()
         try:
+            _settle_raised(self)
             self._read_pending()
             self.report._freeze(self._snapshot())
         except Exception:
@@ -557,6 +562,9 @@ class Watch:
             site.queue = False
             if os.environ.get("NLLHINT_DEBUG"):
                 raise
+
+    def _note_raised(self, site: _Site, exc: BaseException, frame) -> None:
+        _note_raised(site, exc, frame, sys._getframe(1))
 
     def _new_site(self, name: str, frame, child) -> _Site:
         """Describe a call site the first time a loss is called there (the only frame inspection)."""
@@ -710,6 +718,167 @@ class Watch:
                                    findings=tuple(e[0] for e in entries),
                                    first_seen=tuple(e[1] or 0 for e in entries), notes=tuple(notes)))
         return tuple(rows)
+
+
+# --- caught exceptions and hand-written losses (nllhint.audit.raised / .handwritten) --------------------
+
+def _note_raised(site: _Site, exc: BaseException, frame, wrapper_frame) -> None:
+    """Explain a loss call's exception as it passes through (strings kept; settled when the watch stops)."""
+    try:
+        from .audit.raised import explain_raised
+
+        findings = explain_raised(exc, frame, wrapper_frame)
+        if findings:
+            site.caught = (id(exc), frame.f_lineno, findings)
+    except Exception:
+        if os.environ.get("NLLHINT_DEBUG"):
+            raise
+
+
+def _settle_raised(watch: "Watch") -> None:
+    """Exceptions still propagating were not caught: the exception hook explains those. The others go
+    into the report, marked as raised and caught."""
+    from dataclasses import replace
+
+    from .audit.raised import propagating_ids
+
+    live = propagating_ids()
+    for site in watch._sites.values():
+        caught = getattr(site, "caught", None)
+        if not caught:
+            continue
+        ident, line, findings = caught
+        site.caught = None
+        if ident in live:
+            continue
+        for f in findings:
+            if f.code not in site.findings:
+                marked = replace(f, title=f"raised and caught at line {line}: {f.title}",
+                                 location=site.location)
+                site.findings[f.code] = [marked, None, 1]
+
+
+class _BackwardPatch:
+    """``Tensor.backward`` and ``torch.autograd.backward`` wrapped while a watch runs (once for nested
+    watches): the first calls at each backward() site get a bounded walk of the graph for hand-written
+    losses (``nllhint.audit.handwritten``)."""
+
+    def __init__(self):
+        self.lock = threading.RLock()
+        self.depth = 0
+        self.saved = None
+        self.inside = threading.local()
+
+    def acquire(self) -> None:
+        with self.lock:
+            self.depth += 1
+            if self.depth > 1:
+                return
+            try:
+                import torch
+
+                tensor_backward, autograd_backward = torch.Tensor.backward, torch.autograd.backward
+                self.saved = (tensor_backward, autograd_backward)
+                torch.Tensor.backward = self._wrap(tensor_backward, nested=True)
+                torch.autograd.backward = self._wrap(autograd_backward, nested=False)
+            except Exception:
+                self.saved = None
+
+    def release(self) -> None:
+        with self.lock:
+            if self.depth == 0:
+                return
+            self.depth -= 1
+            if self.depth > 0 or self.saved is None:
+                return
+            import torch
+
+            tensor_backward, autograd_backward = self.saved
+            if getattr(torch.Tensor.backward, "__wrapped__", None) is tensor_backward:
+                torch.Tensor.backward = tensor_backward
+            if getattr(torch.autograd.backward, "__wrapped__", None) is autograd_backward:
+                torch.autograd.backward = autograd_backward
+            self.saved = None
+
+    def _wrap(self, original, nested: bool):
+        inside = self.inside
+
+        @functools.wraps(original)
+        def backward(*args, **kwargs):
+            __tracebackhide__ = True  # noqa: F841
+            if _ACTIVE and not getattr(inside, "busy", False):
+                _on_backward(args[0] if args else kwargs.get("tensors"), sys._getframe(1))
+            if not nested:
+                return original(*args, **kwargs)
+            inside.busy = True  # Tensor.backward calls torch.autograd.backward: one walk per call
+            try:
+                return original(*args, **kwargs)
+            finally:
+                inside.busy = False
+
+        return backward
+
+
+_BACKWARD = _BackwardPatch()
+
+
+def _on_backward(tensors, frame) -> None:
+    try:
+        watch = _ACTIVE[-1]
+        while frame is not None:
+            kind = _INTERNAL.get(id(frame.f_code)) or _classify(frame.f_code)
+            if kind is _USER:
+                break
+            frame = frame.f_back
+        if frame is None:
+            return
+        counts = watch.__dict__.setdefault("_backward_calls", {})
+        key = (id(frame.f_code), frame.f_lasti)
+        n = counts[key] = counts.get(key, 0) + 1
+        site = watch._sites.get(key)
+        if site is not None:
+            site.calls = n
+        if n > watch.sample:
+            return
+        _walk_backward(watch, tensors, frame, key)
+    except Exception:
+        if os.environ.get("NLLHINT_DEBUG"):
+            raise
+
+
+def _walk_backward(watch: "Watch", tensors, frame, key) -> None:
+    import torch
+
+    from .audit import handwritten
+
+    if isinstance(tensors, torch.Tensor):
+        tensors = (tensors,)
+    if not isinstance(tensors, (tuple, list)):
+        return
+    found = []
+    with torch.no_grad():
+        for t in tensors[:4]:
+            if isinstance(t, torch.Tensor) and t.numel() == 1:
+                found += [f for f in handwritten.walk(t) if f.kind not in {g.kind for g in found}]
+    if not found:
+        return
+    site = watch._sites.get(key)
+    if site is None:
+        location_of = _lazy().location_of
+        site = _Site(order=len(watch._sites), loss="backward", label="hand-written loss", module=None,
+                     location=location_of(frame.f_code.co_filename, frame.f_lineno), expression="")
+        site.source = (None, None, frame.f_code.co_filename, None, frame.f_lineno)
+        site.code = frame.f_code
+        site.calls = watch.__dict__["_backward_calls"][key]
+        watch._sites[key] = site
+    categories = {"NLH830": "unstable-log", "NLH831": "unstable-log", "NLH832": "unstable-log",
+                  "NLH833": "unstable-log"}
+    for item, hint in handwritten.hints(found, frame.f_code.co_filename, _lazy().location_of):
+        if item.code in site.findings:
+            continue
+        finding = Finding(code=item.code, category=categories[item.code], severity="warning", title=hint.title,
+                          message=hint.message, fix=hint.fix, location=site.location)
+        site.findings[item.code] = [finding, None, 1]
 
 
 def watch(*, sample: int = DEFAULT_SAMPLE, values: bool = True, min_severity: str = "info") -> Watch:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from . import conventions, formats, numeric, targets
+from . import contracts, conventions, formats, numeric, targets
 from .base import Audit, Example, Hint, LossCall, audit
 
 AUDITS: list[Audit] = [
@@ -17,6 +17,7 @@ AUDITS: list[Audit] = [
     *conventions.RULES,
     *targets.RULES,
     *numeric.RULES,
+    *contracts.RULES,
 ]
 
 

@@ -12,7 +12,7 @@ import math
 
 from ..probe import _num
 from .base import Example, Hint, LossCall, audit, method_on, unwrap
-from .formats import LINEAR, SQUASHED, probability_rows
+from .formats import LINEAR, SQUASHED, probability_rows, squashed_upstream
 
 _HEAD = "import torch, torch.nn as nn, torch.nn.functional as F\n"
 _KL_DATA = ("torch.manual_seed(0)\n"
@@ -35,10 +35,12 @@ def _is_probabilities(call: LossCall, name: str) -> str | None:
     o = call.origin(name)
     if o.producer in SQUASHED:
         return f"{o.evidence(call.name(name))} (certain)"
-    if o.traced:
+    below = squashed_upstream(call, name) if o.traced else None
+    if o.traced and below is None:
         return None
     if probability_rows(call, name) is not None:
-        return f"every row of {call.code(name)} is >= 0 and sums to 1, so it looks like probabilities"
+        why = f"every row of {call.code(name)} is >= 0 and sums to 1, so it looks like probabilities"
+        return f"{why}; {below}" if below else why
     return None
 
 

@@ -11,6 +11,7 @@ import math
 
 from ..probe import _num
 from .base import Example, Hint, LossCall, audit, method_on, unwrap
+from .provenance import upstream
 
 CLASS_LOSSES = ("cross_entropy", "nll_loss")
 LINEAR = ("linear", "conv")
@@ -44,6 +45,20 @@ def probability_rows(call: LossCall, name: str = "input", class_dim: int | None 
     if facts.rows_simplex and facts.min >= 0 and facts.max <= 1 and not facts.whole:
         return facts
     return None
+
+
+_SQUASHERS = frozenset({"SoftmaxBackward0", "SigmoidBackward0"})
+
+
+def squashed_upstream(call: LossCall, name: str = "input") -> str | None:
+    """For a traced tensor whose direct producer is unknown (a mean over tokens, a mask, an attention
+    block's output), the softmax/sigmoid found below it in the graph, in words; None when there is none."""
+    found = upstream(call.tensor(name), _SQUASHERS)
+    if found is None:
+        return None
+    node, depth = found
+    what = "softmax" if node == "SoftmaxBackward0" else "sigmoid"
+    return f"its grad_fn shows a {what} {depth} op{'s' if depth != 1 else ''} below `{call.name(name)}`"
 
 
 def softmax_dim(call: LossCall, name: str = "input") -> str:
@@ -106,12 +121,13 @@ def nll_on_probabilities(call: LossCall) -> Hint | None:
     if o.producer in SQUASHED:
         why = f"{o.evidence(call.name('input'))} (certain)"
         activation = o.producer
-    elif o.traced:  # a graph whose producer we do not know: stay quiet
-        return None
     else:
-        if probability_rows(call) is None:
-            return None
+        below = squashed_upstream(call) if o.traced else None
+        if (o.traced and below is None) or probability_rows(call) is None:
+            return None  # a graph whose producer we do not know, with no softmax below: stay quiet
         why = f"every row of {expr} is >= 0 and sums to 1 along dim 1, so it looks like softmax output"
+        if below:
+            why += f"; {below}"
         activation = "softmax"
     found = unwrap(call.name("input"), activation)
     if found:
@@ -151,13 +167,14 @@ def softmax_into_cross_entropy(call: LossCall) -> Hint | None:
     if o.producer in SQUASHED:
         activation = o.producer
         why = f"{o.evidence(call.name('input'))} (certain)"
-    elif o.traced:  # a graph whose producer we do not know: stay quiet
-        return None
     else:
-        if probability_rows(call) is None:
-            return None
+        below = squashed_upstream(call) if o.traced else None
+        if (o.traced and below is None) or probability_rows(call) is None:
+            return None  # a graph whose producer we do not know, with no softmax below: stay quiet
         activation = "softmax"
         why = f"every row of {expr} is >= 0 and sums to 1 along dim 1, so it looks like softmax output"
+        if below:
+            why += f"; {below}"
     c = classes(call)
     floor = f" near log({c}) = {math.log(c):.2f}" if c and c > 1 else ""
     fix = drop_activation(call, "input", activation) or (
@@ -248,9 +265,10 @@ def sigmoid_into_bce_with_logits(call: LossCall) -> Hint | None:
     if o.producer in SQUASHED:
         activation = o.producer
         why = f"{o.evidence(call.name('input'))} (certain)"
-    elif o.traced:  # a graph whose producer we do not know: stay quiet
-        return None
     else:
+        below = squashed_upstream(call) if o.traced else None
+        if o.traced and (below is None or "sigmoid" not in below):
+            return None  # a graph whose producer we do not know, with no sigmoid below: stay quiet
         facts = call.values("input")
         if (facts is None or facts.numel < 64 or facts.has_nan or facts.whole
                 or not (0 < facts.min and facts.max < 1)):
@@ -260,6 +278,8 @@ def sigmoid_into_bce_with_logits(call: LossCall) -> Hint | None:
         activation = "sigmoid"
         why = (f"all {facts.numel} values of {expr} lie strictly between 0 and 1 ({_num(facts.min)} to "
                f"{_num(facts.max)}), which looks like sigmoid output (likely, not certain)")
+        if below:
+            why += f"; {below}"
     fix = drop_activation(call, "input", activation) or (
         f"remove the final {activation} from the model ({call.loss_label} applies sigmoid itself); use "
         f"torch.sigmoid only for predictions")

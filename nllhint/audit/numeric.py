@@ -6,10 +6,12 @@ from __future__ import annotations
 import itertools
 import math
 
+from ..contracts import effective_reduction, losses_where
 from .base import Example, Hint, LossCall, audit
 
 _HEAD = "import torch, torch.nn as nn, torch.nn.functional as F\n"
-BROADCASTING_LOSSES = ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss")
+BROADCASTING_LOSSES = tuple(sorted(losses_where(lambda c: c.broadcasts)))  # unequal shapes broadcast silently
+_EXPANDED = ("unsqueeze", "None", "expand", "[:, None", "[None")
 
 
 def _broadcast(a: tuple, b: tuple) -> tuple | None:
@@ -40,13 +42,16 @@ def broadcast_mismatch(call: LossCall) -> Hint | None:
     against (N,) becomes (N, N), comparing every prediction with every target. The loss is wrong and
     the model learns to predict the mean."""
     a, b = call.shape("input"), call.shape("target")
-    if a is None or b is None or a == b:
-        return None
+    if a is None or b is None or a == b or not b:
+        return None  # a 0-dim target is a constant: broadcasting it is the point
     both = _broadcast(a, b)
     if both is None:
         return None  # torch raises for these shapes itself
     if both == a or both == b:
-        return None  # one side broadcasts into the other: can be intended (a constant target row)
+        if len(a) != len(b):
+            return None  # a constant row (C,) or scalar-like target against a batch: can be intended
+    elif _deliberate_pairs(call, a, b):
+        return None  # a pairwise table on purpose (quantile Huber, MMD): both sides expanded
     if len(a) == len(b) + 1 and a[-1] == 1 and a[:-1] == b:
         side, other = "input", "target"
     elif len(b) == len(a) + 1 and b[-1] == 1 and b[:-1] == a:
@@ -61,14 +66,38 @@ def broadcast_mismatch(call: LossCall) -> Hint | None:
         fix = call.fix({"input": call.with_method("input", f".view_as({call.name('target')})")})
     else:
         fix = None
+    if fix is None and both == b and len(a) == len(b):
+        fix = (f"make the model output {_shape(b)} like {call.code('target')} (e.g. the last Linear layer's "
+               f"out_features), or pick the target column that {call.code('input')} predicts")
+    elif fix is None and both == a and len(a) == len(b):
+        fix = (f"build {call.code('target')} with one row per sample, {_shape(a)} like "
+               f"{call.code('input')}, not {_shape(b)}")
+    if both != a and both != b:
+        what = "every prediction is compared with every target"
+    elif both == b:
+        what = f"each prediction is repeated against {math.prod(b) // max(math.prod(a), 1)} targets"
+    else:
+        what = f"the same target is repeated for {math.prod(a) // max(math.prod(b), 1)} predictions"
     return Hint(
         title=(f"{call.code('input')} {_shape(a)} and {call.code('target')} {_shape(b)} broadcast to "
-               f"{_shape(both)}: every prediction is compared with every target"),
+               f"{_shape(both)}: {what}"),
         message=(f"The shapes differ, so {call.loss_label} broadcasts them to {_shape(both)} (certain: "
                  f"from the shapes) and averages {math.prod(both)} differences instead of {max(math.prod(a), math.prod(b))}. "
                  f"The loss is wrong without an error, and the model drifts towards predicting the mean."),
         fix=fix or f"make {call.code('input')} and {call.code('target')} the same shape",
     )
+
+
+def _deliberate_pairs(call: LossCall, a: tuple, b: tuple) -> bool:
+    """Both sides expanded on purpose for a pairwise table: ``pred.unsqueeze(-1)`` against
+    ``target.unsqueeze(-2)`` (written so in the call), or same-rank shapes with complementary size-1 dims
+    under ``reduction='none'`` (the table is weighted or masked afterwards)."""
+    if len(a) == len(b) and effective_reduction(call.options) == "none":
+        return True
+    if call.call is None:
+        return False
+    texts = (call.name("input"), call.name("target"))
+    return all(any(mark in t for mark in _EXPANDED) for t in texts)
 
 
 @audit("NLH903", "empty-input", "a tensor with zero elements reached the loss: the mean over nothing is NaN",

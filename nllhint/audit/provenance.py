@@ -202,3 +202,150 @@ def _log_of(fn) -> tuple[str, bool]:
             continue
         break
     return ("log", eps)
+
+
+# --- the normalisation upstream, and over which dim -----------------------------------------------------
+
+MAX_WALK = 32  # nodes followed from the loss input down to a softmax/log_softmax
+_ELEMENTWISE = frozenset({  # ops that keep the shape and the dims (a temperature, a scale, a sign flip)
+    "MulBackward0", "MulBackward1", "DivBackward0", "DivBackward1", "NegBackward0", "AddBackward0",
+    "AddBackward1", "SubBackward0", "SubBackward1", "RsubBackward1", "ClampBackward1", "ClampMinBackward0",
+    "ToCopyBackward0", "CloneBackward0", "AliasBackward0", "ContiguousBackward0", "ExpBackward0",
+    "LogBackward0",
+})
+_SIZED = frozenset({  # ops that save their input's sizes: the class dim is found again by its place from the end
+    "ViewBackward0", "UnsafeViewBackward0", "ReshapeAliasBackward0", "SqueezeBackward0", "SqueezeBackward1",
+    "SqueezeBackward2", "SqueezeBackward3", "SelectBackward0", "SliceBackward0", "IndexBackward0",
+    "ExpandBackward0", "NarrowBackward0",
+})
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """A softmax/log_softmax found below the loss input, and whether it ran over the dim the loss
+    reads as the classes. ``dim`` is the softmax's own dim (of a tensor of ``shape``); ``expected`` the
+    dim of that same tensor that becomes the loss's class dim (None when it could not be followed)."""
+
+    producer: str  # "softmax" or "log_softmax"
+    dim: int
+    shape: tuple[int, ...]
+    expected: int | None
+    steps: int
+    via: tuple[str, ...] = ()  # op names between the producer and the loss input
+
+    @property
+    def wrong(self) -> bool:
+        return self.expected is not None and self.dim != self.expected
+
+
+def _size_after(shape, dim) -> int:
+    n = 1
+    for s in shape[dim + 1:]:
+        n *= int(s)
+    return n
+
+
+def _map_dim(out_shape, dim, in_shape) -> int | None:
+    """The dim of ``in_shape`` holding what ``out_shape[dim]`` holds, for views that keep the trailing
+    layout (reshape, mask indexing, squeeze, select...): same size, same number of elements after it."""
+    size, after = int(out_shape[dim]), _size_after(out_shape, dim)
+    found = [j for j in range(len(in_shape)) if int(in_shape[j]) == size and _size_after(in_shape, j) == after]
+    return found[0] if len(found) == 1 else None
+
+
+def normalisation(tensor, class_dim: int) -> Normalisation | None:
+    """Follow ``tensor.grad_fn`` down to a softmax/log_softmax through ops that move values (views,
+    permutes, masks, a temperature) and say over which dim it normalised compared with ``class_dim`` of
+    ``tensor``. Reads no values; None when there is none within MAX_WALK nodes or the graph branches."""
+    try:
+        fn = tensor.grad_fn
+        shape = tuple(int(s) for s in tensor.shape)
+    except Exception:
+        return None
+    if fn is None or not shape:
+        return None
+    dim = class_dim % len(shape)
+    via = []
+    for step in range(MAX_WALK):
+        if fn is None:
+            return None
+        name = type(fn).__name__
+        if name in ("SoftmaxBackward0", "LogSoftmaxBackward0"):
+            try:
+                result = fn._saved_result
+                raw = _signed(int(fn._saved_dim))
+                made = tuple(int(s) for s in result.shape)
+            except Exception:
+                return None
+            raw = raw % len(made) if made else 0
+            expected = dim if (dim is not None and made == shape) else None
+            producer = "softmax" if name == "SoftmaxBackward0" else "log_softmax"
+            return Normalisation(producer, raw, made, expected, step, tuple(reversed(via)))
+        parents = [f for f, _ in fn.next_functions if f is not None and type(f).__name__ != "AccumulateGrad"]
+        if len(parents) != 1:
+            return None  # a leaf, or two computed operands (a product of activations): not a plain path
+        try:
+            if name in _ELEMENTWISE:
+                pass  # same shape, same dims (broadcast scalars only: a mismatch is caught at the producer)
+            elif name == "PermuteBackward0":
+                dims = [int(d) % len(shape) for d in fn._saved_dims]
+                new = [0] * len(shape)
+                for i, d in enumerate(dims):
+                    new[d] = shape[i]
+                dim = dims[dim] if dim is not None else None
+                shape = tuple(new)
+            elif name in ("TransposeBackward0", "TBackward0"):
+                if name == "TBackward0":
+                    a, b = 0, len(shape) - 1
+                else:
+                    a, b = _signed(int(fn._saved_dim0)) % len(shape), _signed(int(fn._saved_dim1)) % len(shape)
+                new = list(shape)
+                new[a], new[b] = new[b], new[a]
+                if dim in (a, b):
+                    dim = b if dim == a else a
+                shape = tuple(new)
+            elif name == "UnsqueezeBackward0":
+                d = _signed(int(fn._saved_dim)) % len(shape)
+                if dim == d:
+                    dim = None
+                elif dim is not None and dim > d:
+                    dim -= 1
+                shape = shape[:d] + shape[d + 1:]
+            elif name in _SIZED:
+                new = tuple(int(s) for s in fn._saved_self_sym_sizes)
+                dim = _map_dim(shape, dim, new) if dim is not None else None
+                shape = new
+            else:
+                return None
+        except Exception:
+            return None
+        if not shape:
+            return None
+        via.append(name)
+        fn = parents[0]
+    return None
+
+
+def upstream(tensor, names: frozenset, limit: int = 64) -> tuple[str, int] | None:
+    """The first node named in ``names`` within ``limit`` nodes below ``tensor`` (breadth-first), with
+    its distance: (``"SoftmaxBackward0"``, 3). Reads no values."""
+    try:
+        start = tensor.grad_fn
+    except Exception:
+        return None
+    if start is None:
+        return None
+    seen = {id(start)}
+    frontier = [(start, 0)]
+    count = 0
+    while frontier and count < limit:
+        node, depth = frontier.pop(0)
+        count += 1
+        name = type(node).__name__
+        if name in names:
+            return name, depth
+        for parent, _ in getattr(node, "next_functions", ()):
+            if parent is not None and id(parent) not in seen:
+                seen.add(id(parent))
+                frontier.append((parent, depth + 1))
+    return None

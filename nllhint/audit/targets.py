@@ -26,8 +26,8 @@ def multi_hot_into_cross_entropy(call: LossCall) -> Hint | None:
     """CrossEntropyLoss with float targets reads each row as one probability distribution over classes.
     Rows with several 1s are not distributions: each label is one of several independent yes/no
     questions, which is BCEWithLogitsLoss."""
-    if not call.is_float("target") or call.shape("target") != call.shape("input"):
-        return None
+    if not call.is_float("target") or call.shape("target") != call.shape("input") or len(call.shape("input")) < 2:
+        return None  # (a 1-D input is one unbatched sample: NLH825)
     facts = call.values("target")
     if facts is None or not facts.binary or (facts.rows_max_sum or 0) < 1.5:
         return None

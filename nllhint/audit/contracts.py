@@ -1,0 +1,389 @@
+"""Audits that check each loss's contract (``nllhint.contracts``) on the calls the watch examines.
+
+Where the earlier audits recognise producers they know, these check what the loss requires, whatever
+produced the tensor: the dim a softmax/log_softmax normalised over (its saved dim, found anywhere below
+the loss input through views, permutes and masks), ±1 targets given 0/1 labels, MultiLabelMarginLoss
+given multi-hot rows, a 1-D input to a class loss, arguments in the wrong order (autograd says which one
+the model made), and a reduced loss value outside the loss's mathematical range. Each is silent unless
+its evidence is certain (grad_fn, shapes, exact values); "looks like" is said only where values alone tell.
+"""
+
+from __future__ import annotations
+
+from ..contracts import CONTRACTS, SIGNS, effective_reduction
+from ..probe import _num
+from .base import Example, Hint, LossCall, audit, method_on, unwrap
+from .provenance import normalisation
+
+_HEAD = "import torch, torch.nn as nn, torch.nn.functional as F\n"
+_AXES = {0: "dim 0", 1: "dim 1", 2: "dim 2", 3: "dim 3"}
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _redim(call: LossCall, name: str, producer: str, dim: int) -> str | None:
+    """The user's line with the softmax/log_softmax in ``name``'s expression moved to ``dim``."""
+    found = unwrap(call.name(name), producer)
+    if found:
+        return call.fix({name: method_on(found[0], f".{producer}(dim={dim})")})
+    expr = call.name(name)
+    if call.call is None or not expr.isidentifier():
+        return None
+    from .handwritten import _assignments, _before  # ``log_probs = F.log_softmax(out, dim=0)`` above the call
+
+    assigned = _before(_assignments(call.call.filename), call.call.lineno).get(expr)
+    found = unwrap(assigned, producer) if assigned else None
+    if not found:
+        return None
+    head = assigned.split("(", 1)[0]
+    if head.endswith(producer) and "." in head or head == producer:  # F.log_softmax(x, dim=0) style
+        return f"{expr} = {head}({found[0]}, dim={dim})"
+    return f"{expr} = {method_on(found[0], f'.{producer}(dim={dim})')}"
+
+
+# --- normalised over the wrong dim ----------------------------------------------------------------------
+
+@audit("NLH820", "input-not-logprob", "log_softmax taken over the wrong dim (e.g. the batch) before NLLLoss",
+       losses=("nll_loss",), severity="error",
+       examples=(Example(_HEAD + "torch.manual_seed(0)\n"
+                         "model = nn.Linear(20, 5)\n"
+                         "x, y = torch.randn(32, 20), torch.randint(0, 5, (32,))\n"
+                         "log_probs = F.log_softmax(model(x), dim=0)\n"
+                         "loss = F.nll_loss(log_probs, y)",
+                         expect=("NLH820", "dim 0", "log_probs = F.log_softmax(model(x), dim=1)")),))
+def nll_wrong_dim(call: LossCall) -> Hint | None:
+    """NLLLoss reads the classes from dim 1. A log_softmax over another dim (the batch, often ``dim=0``
+    written for a 1-D habit) makes every column, not every row, a distribution: the loss trains without
+    error and the model learns to rank samples against each other."""
+    shape = call.shape("input")
+    if not shape or not call.is_float("input"):
+        return None
+    class_dim = 1 if len(shape) >= 2 else 0
+    found = normalisation(call.tensor("input"), class_dim)
+    if found is None or not found.wrong or found.producer != "log_softmax":
+        return None
+    return _wrong_dim_hint(call, "input", found, class_dim, "NLLLoss reads the classes from dim 1")
+
+
+def _wrong_dim_hint(call: LossCall, name: str, found, class_dim: int, reads: str) -> Hint:
+    expr = call.code(name)
+    size = found.shape[found.dim]
+    axis = "the batch (dim 0)" if found.dim == 0 and len(found.shape) > 1 else f"dim {found.dim}"
+    via = " (then moved by " + ", ".join(v.removesuffix("Backward0").lower() for v in found.via) + ")" \
+        if found.via else ""
+    fix = _redim(call, name, found.producer, found.expected) or (
+        f"use {found.producer}(dim={found.expected}) where {expr} is computed (over the "
+        f"{found.shape[found.expected]} classes, not over dim {found.dim})")
+    return Hint(
+        title=f"{expr} is {found.producer} over {axis}, not over the classes",
+        message=(f"Its grad_fn says {found.producer} produced {expr} over dim {found.dim} of a "
+                 f"{_shape(found.shape)} tensor{via}: each slice along that dim of size {size} sums to one "
+                 f"(certain). {_cap(reads)} (size {found.shape[found.expected]} there), so the loss is "
+                 f"computed on values that are not log-probabilities over the classes and the model "
+                 f"learns to compare samples instead of classes."),
+        fix=fix,
+    )
+
+
+@audit("NLH821", "kl-format", "KLDivLoss input or target normalised over the batch dim",
+       losses=("kl_div",), severity="error",
+       examples=(Example(_HEAD + "torch.manual_seed(0)\n"
+                         "student = torch.randn(16, 10, requires_grad=True)\n"
+                         "teacher = torch.randn(16, 10)\n"
+                         "loss = F.kl_div(F.log_softmax(student, dim=0), F.softmax(teacher, dim=1), "
+                         "reduction='batchmean')",
+                         expect=("NLH821", "student.log_softmax(dim=1)")),))
+def kl_over_batch(call: LossCall) -> Hint | None:
+    """KLDivLoss compares two distributions per sample: both must be normalised over the classes. A
+    softmax over dim 0 normalises across the batch."""
+    for name in ("input", "target"):
+        shape = call.shape(name)
+        if not shape or len(shape) < 2 or shape[0] < 2 or not call.is_float(name):
+            continue
+        found = normalisation(call.tensor(name), 0)
+        if found is None or found.expected is None or found.dim != found.expected:
+            continue
+        classes = len(found.shape) - 1 if len(found.shape) == 2 else 1
+        fixed = type(found)(found.producer, found.dim, found.shape, classes, found.steps, found.via)
+        return _wrong_dim_hint(call, name, fixed, classes,
+                               f"{call.loss_label} compares one distribution per sample, over the classes")
+    return None
+
+
+@audit("NLH822", "ctc-format", "CTCLoss log_probs normalised over time or batch (found through a permute or view)",
+       losses=("ctc_loss",), severity="error",
+       examples=(Example(_HEAD + "torch.manual_seed(0)\n"
+                         "N, T, C = 4, 30, 6\n"
+                         "scores = torch.randn(N, T, C, requires_grad=True)\n"
+                         "targets = torch.randint(1, C, (N, 8))\n"
+                         "log_probs = F.log_softmax(scores, dim=1).permute(1, 0, 2)\n"
+                         "loss = F.ctc_loss(log_probs, targets, torch.full((N,), T), torch.full((N,), 8))",
+                         expect=("NLH822", "log_softmax(dim=2)")),))
+def ctc_wrong_dim(call: LossCall) -> Hint | None:
+    """CTC reads log_probs[t, n, c]: the log_softmax must run over the classes, wherever it was taken
+    before the (T, N, C) permute."""
+    if "NLH814" in call.found:
+        return None
+    shape = call.shape("log_probs")
+    if not shape or len(shape) != 3:
+        return None
+    found = normalisation(call.tensor("log_probs"), 2)
+    if found is None or not found.wrong:
+        return None
+    return _wrong_dim_hint(call, "log_probs", found, 2, f"{call.loss_label} reads the classes from dim 2 of (T, N, C)")
+
+
+# --- targets outside the contract's domain --------------------------------------------------------------
+
+SIGN_LOSSES = tuple(sorted(n for n, c in CONTRACTS.items() if SIGNS in c.targets))
+
+
+@audit("NLH823", "target-range", "a ±1-target loss (HingeEmbedding, SoftMargin, CosineEmbedding, MarginRanking) given 0/1 labels",
+       losses=SIGN_LOSSES, severity="error",
+       examples=(Example(_HEAD + "torch.manual_seed(0)\n"
+                         "a, b = torch.randn(32, 64, requires_grad=True), torch.randn(32, 64)\n"
+                         "same = torch.randint(0, 2, (32,)).float()\n"
+                         "criterion = nn.CosineEmbeddingLoss(margin=0.2)\n"
+                         "loss = criterion(a, b, same)",
+                         expect=("NLH823", "loss = criterion(a, b, same * 2 - 1)")),))
+def zero_one_for_signs(call: LossCall) -> Hint | None:
+    """These losses read target 1 as "similar / first ranks higher" and -1 as the opposite. A 0 is
+    neither: those samples add a constant or nothing, so the negatives are never trained."""
+    facts = call.values("target")
+    if facts is None or facts.has_nan or facts.distinct is None:
+        return None
+    values = set(facts.distinct)
+    if not values <= {0.0, 1.0} or 0.0 not in values:
+        return None
+    expr = call.code("target")
+    zeros = "every value is 0" if values == {0.0} else "its values are 0 and 1"
+    return Hint(
+        title=f"{expr} holds 0/1 labels: {call.loss_label} wants -1/+1",
+        message=(f"{expr}: {zeros} (certain: read from the tensor). {call.loss_label} takes targets of "
+                 f"+1 and -1; a 0 is read as neither, so the samples labelled 0 are not trained as "
+                 f"negatives (they add a constant or nothing). Map 0 to -1."),
+        fix=call.fix({"target": call.with_method("target", " * 2 - 1")}),
+    )
+
+
+@audit("NLH824", "target-shape", "MultiLabelMarginLoss given multi-hot rows: it wants class indices padded with -1",
+       losses=("multilabel_margin_loss",), severity="error",
+       examples=(Example(_HEAD + "torch.manual_seed(0)\n"
+                         "model = nn.Linear(16, 5)\n"
+                         "x = torch.randn(8, 16)\n"
+                         "tags = (torch.rand(8, 5) > 0.5).long()\n"
+                         "criterion = nn.MultiLabelMarginLoss()\n"
+                         "loss = criterion(model(x), tags)",
+                         expect=("NLH824", "nn.MultiLabelSoftMarginLoss()")),))
+def multi_hot_for_index_lists(call: LossCall) -> Hint | None:
+    """MultiLabelMarginLoss reads each target row as a list of class indices ended by -1: [3, 0, -1, 1]
+    means classes 3 and 0. A multi-hot row [0, 1, 1, 0] is read as classes 0, 1, 1, 0: the wrong labels,
+    without an error."""
+    shape = call.shape("target")
+    facts = call.values("target")
+    if not shape or shape[-1] < 3 or facts is None or facts.distinct is None:
+        return None
+    if not set(facts.distinct) <= {0.0, 1.0}:
+        return None  # a -1 (or a class index >= 2) says index lists
+    expr = call.code("target")
+    if call.functional and call.call is not None and call.call.callee.endswith("multilabel_margin_loss"):
+        fix = call.fix(callee=call.call.callee.replace("multilabel_margin_loss", "multilabel_soft_margin_loss"))
+    else:
+        callee = call.call.callee if call.call else ""
+        fix = (f"{callee} = nn.MultiLabelSoftMarginLoss()   # takes multi-hot rows as they are"
+               if callee.isidentifier() else "use nn.MultiLabelSoftMarginLoss() on the multi-hot rows")
+    return Hint(
+        title=f"{expr} holds multi-hot rows: {call.loss_label} wants class indices ended by -1",
+        message=(f"Every value of {expr} is 0 or 1 and no row has a -1 (certain: read from the tensor), so "
+                 f"these are multi-hot rows. {call.loss_label} reads a row as class indices up to the "
+                 f"first -1: [0, 1, 1, 0] means classes 0 and 1, whatever the row marks. Use "
+                 f"MultiLabelSoftMarginLoss (or BCEWithLogitsLoss) on multi-hot rows, or convert each row "
+                 f"to its indices followed by -1."),
+        fix=fix,
+    )
+
+
+@audit("NLH825", "wrong-loss", "a 1-D (N,) output given to CrossEntropyLoss/NLLLoss: read as ONE sample over N classes",
+       losses=("cross_entropy", "nll_loss"), severity="error",
+       examples=(Example(_HEAD + "torch.manual_seed(0)\n"
+                         "model = nn.Linear(10, 1)\n"
+                         "x = torch.randn(32, 10)\n"
+                         "y = torch.randint(0, 2, (32,)).float()\n"
+                         "out = model(x).squeeze(1)\n"
+                         "loss = F.cross_entropy(out, y)",
+                         expect=("NLH825", "F.binary_cross_entropy_with_logits(out, y)")),))
+def one_dim_class_input(call: LossCall) -> Hint | None:
+    """A 1-D input is one unbatched sample whose entries are the classes. With a float target of the same
+    shape, PyTorch reads the labels as ONE probability distribution over N "classes": a binary task with
+    one output per sample trains as a softmax across the batch."""
+    shape, target = call.shape("input"), call.shape("target")
+    if not shape or len(shape) != 1 or shape[0] < 2 or target != shape or not call.is_float("target"):
+        return None
+    facts = call.values("target")
+    if facts is None or facts.has_nan or facts.min is None or facts.min < 0:
+        return None
+    ones = facts.rows_max_sum
+    if facts.rows_simplex and not facts.binary:
+        return None  # a genuine single soft-label distribution over the classes
+    if facts.binary and ones is not None and abs(ones - 1) < 1e-6:
+        return None  # one one-hot sample: legitimate unbatched use
+    expr, texpr = call.code("input"), call.code("target")
+    if call.functional and call.call is not None and call.call.callee.endswith(("cross_entropy", "nll_loss")):
+        callee = call.call.callee.rsplit(".", 1)
+        head = callee[0] + "." if len(callee) == 2 else ""
+        fix = call.fix(callee=head + "binary_cross_entropy_with_logits")
+    else:
+        callee = call.call.callee if call.call else ""
+        fix = (f"{callee} = nn.BCEWithLogitsLoss()   # one logit per sample, 0/1 labels"
+               if callee.isidentifier() else "use nn.BCEWithLogitsLoss() on one logit per sample")
+    return Hint(
+        title=f"{expr} is 1-D {_shape(shape)}: {call.loss_label} reads it as one sample with {shape[0]} classes",
+        message=(f"{expr} has one dim and {texpr} is a float tensor of the same shape (certain: from the "
+                 f"shapes), so {call.loss_label} takes them as ONE unbatched sample: {shape[0]} class "
+                 f"scores and one probability distribution over them. With one output per sample and 0/1 "
+                 f"labels this is a binary task: use BCEWithLogitsLoss, or give the model 2 outputs and "
+                 f"integer labels."),
+        fix=fix,
+    )
+
+
+# --- arguments in the wrong order --------------------------------------------------------------------
+
+_SWAP_EXAMPLE = Example(_HEAD + "torch.manual_seed(0)\n"
+                        "model = nn.Sequential(nn.Linear(10, 1), nn.Sigmoid())\n"
+                        "x = torch.randn(32, 10)\n"
+                        "labels = torch.randint(0, 2, (32, 1)).float()\n"
+                        "criterion = nn.BCELoss()\n"
+                        "loss = criterion(labels, model(x))",
+                        expect=("NLH826", "loss = criterion(model(x), labels)"))
+
+
+def swapped_arguments(call: LossCall) -> Hint | None:
+    """These losses are not symmetric: the model's output goes first, the data second. Autograd tells
+    which is which: the target requires grad and the input does not."""
+    a, b = call.tensor("input"), call.tensor("target")
+    if a is None or b is None or not b.is_floating_point() or a.requires_grad or not b.requires_grad:
+        return None
+    if call.shape("input") != call.shape("target"):
+        return None
+    fix = call.fix({"input": call.name("target"), "target": call.name("input")})
+    return Hint(
+        title=f"{call.loss_label} arguments look swapped: {call.code('target')} is the model's output",
+        message=(f"{call.code('target')} requires grad and {call.code('input')} does not (certain: from "
+                 f"autograd), so the model's output was passed as the target. {call.loss_label}(input, "
+                 f"target) is not symmetric: the prediction goes first, the labels second."),
+        fix=fix or "pass the model's output first and the labels second",
+    )
+
+
+_SWAPPED = [
+    audit("NLH826", "bce-range", "BCE arguments swapped: the target is what the model computed, the input the labels",
+          losses=("binary_cross_entropy", "binary_cross_entropy_with_logits"), severity="error",
+          examples=(_SWAP_EXAMPLE,))(swapped_arguments),
+    audit("NLH827", "wrong-loss", "loss arguments swapped: the target is what the model computed, the input the data",
+          losses=("poisson_nll_loss", "multilabel_soft_margin_loss", "cross_entropy"), severity="error",
+          examples=(Example(_HEAD + "torch.manual_seed(0)\n"
+                            "model = nn.Linear(8, 5)\n"
+                            "x = torch.randn(16, 8)\n"
+                            "mixed = 0.7 * F.one_hot(torch.randint(0, 5, (16,)), 5) + 0.06\n"
+                            "loss = F.cross_entropy(mixed, model(x))",
+                            expect=("NLH827", "loss = F.cross_entropy(model(x), mixed)")),))(swapped_arguments),
+]
+
+
+# --- the value outside the loss's range ------------------------------------------------------------------
+
+_RANGE_LOSSES = ("nll_loss", "kl_div", "ctc_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+                 "cross_entropy", "multilabel_soft_margin_loss")
+_BROKEN = {  # loss -> what the negative value proves
+    "nll_loss": "its input is not log-probabilities: some value of the picked class is above 0",
+    "kl_div": ("its input is not log-probabilities or its target not a probability distribution over the "
+               "same dim (rows that do not sum to 1)"),
+    "ctc_loss": "log_probs is not log_softmax over the classes (dim 2): a path got probability above 1",
+    "binary_cross_entropy": "the target has values outside [0, 1]",
+    "binary_cross_entropy_with_logits": "the target has values outside [0, 1] (or pos_weight is negative)",
+    "cross_entropy": "the class-probability target has values outside [0, 1] or rows above 1",
+    "multilabel_soft_margin_loss": "the target has values outside [0, 1]",
+}
+_FIXES = {
+    "nll_loss": ("input", ".log_softmax(dim=1)"),
+    "ctc_loss": ("log_probs", ".log_softmax(dim=2)"),
+}
+
+
+def negative_loss(call: LossCall) -> Hint | None:
+    """NLL on log-probabilities, KL between distributions, CTC on log_softmax and BCE on [0, 1] targets
+    are >= 0 by definition. A negative value proves the input breaks the contract, whatever made it."""
+    if call.found:
+        return None  # an earlier audit on this call already names the broken contract
+    value = call.result_value
+    reduction = effective_reduction(call.options)
+    if reduction == "none":
+        facts = call.result_facts
+        if facts is None or facts.min is None or call.loss == "kl_div":  # pointwise KL terms can be < 0
+            return None
+        value = facts.min
+    if value is None or value >= -1e-4 or value != value:
+        return None
+    expr_name, suffix = _FIXES.get(call.loss, (None, None))
+    fix = None
+    if expr_name and call.has(expr_name):
+        fix = call.fix({expr_name: call.with_method(expr_name, suffix)})
+    return Hint(
+        title=f"{call.loss_label} came out negative ({_num(value)}): {_BROKEN[call.loss].split(':')[0]}",
+        message=(f"The loss value is {_num(value)} (certain: read after the call), and "
+                 f"{call.loss_label} cannot be negative when its contract holds. So {_BROKEN[call.loss]}. "
+                 f"The optimiser will push the loss further below 0 without learning the task."),
+        fix=fix,
+    )
+
+
+_NEGATIVE = (  # code, category, losses: one audit per category whose range can break
+    ("NLH904", "input-not-logprob", ("nll_loss",),
+     Example(_HEAD + "torch.manual_seed(0)\n"
+             "scores = torch.randn(16, 4, requires_grad=True) * 3 + 2\n"
+             "labels = torch.randint(0, 4, (16,))\n"
+             "loss = F.nll_loss(scores, labels)",
+             expect=("NLH904", "negative", "scores.log_softmax(dim=1)"))),
+    ("NLH905", "kl-format", ("kl_div",),
+     Example(_HEAD + "torch.manual_seed(0)\n"
+             "scores = torch.randn(16, 10, requires_grad=True) * 3 + 3\n"
+             "teacher = F.softmax(torch.randn(16, 10), dim=1)\n"
+             "loss = F.kl_div(scores, teacher, reduction='batchmean')",
+             expect=("NLH905", "negative", "not log-probabilities"))),
+    ("NLH906", "ctc-format", ("ctc_loss",),
+     Example(_HEAD + "torch.manual_seed(0)\n"
+             "T, N, C = 30, 4, 6\n"
+             "scores = torch.randn(T, N, C, requires_grad=True) * 2 + 3\n"
+             "ctc = nn.CTCLoss()\n"
+             "loss = ctc(scores, torch.randint(1, C, (N, 8)), torch.full((N,), T), torch.full((N,), 8))",
+             expect=("NLH906", "negative", "scores.log_softmax(dim=2)"))),
+    ("NLH907", "bce-range", ("binary_cross_entropy", "binary_cross_entropy_with_logits",
+                             "multilabel_soft_margin_loss"),
+     Example(_HEAD + "torch.manual_seed(0)\n"
+             "scores = torch.randn(16, 5, requires_grad=True) + 4\n"
+             "counts = torch.full((16, 5), 3.0)\n"
+             "loss = F.multilabel_soft_margin_loss(scores, counts)",
+             expect=("NLH907", "negative", "outside [0, 1]"))),
+    ("NLH908", "target-range", ("cross_entropy",),
+     Example(_HEAD + "torch.manual_seed(0)\n"
+             "logits = torch.randn(16, 5, requires_grad=True) * 3\n"
+             "soft = torch.randn(16, 5)\n"
+             "loss = F.cross_entropy(logits, soft)",
+             expect=("NLH908", "negative"))),
+)
+_NEGATIVE_AUDITS = [
+    audit(code, category, f"{'/'.join(CONTRACTS[n].module for n in losses)} came out negative: its contract is broken",
+          losses=losses, severity="error", examples=(example,) if example else ())(negative_loss)
+    for code, category, losses, example in _NEGATIVE
+]
+
+
+RULES = [nll_wrong_dim, kl_over_batch, ctc_wrong_dim, zero_one_for_signs, multi_hot_for_index_lists,
+         one_dim_class_input, *_SWAPPED, *_NEGATIVE_AUDITS]

@@ -1,0 +1,272 @@
+"""Hand-written losses: a bounded walk of the graph under a scalar at ``backward()``.
+
+A loss written by hand (``-(torch.log(F.softmax(x, 1)) * onehot).sum(1).mean()``, a BCE from
+``torch.log(p)`` and ``torch.log(1 - p)``) calls no ``torch.nn.functional`` loss, so the watch sees it only
+when ``backward()`` runs. The walk looks at ``LogBackward0`` nodes (at most ``MAX_NODES`` nodes, never
+inside a watched loss's own node: those calls have their own audits) and asks what the log was taken of:
+
+* ``log(softmax(...))`` -> ``log_softmax`` (NLH830);
+* ``log(sigmoid(...))`` (NLH831) / ``log(1 - sigmoid(...))`` (NLH833) -> ``logsigmoid`` /
+  ``binary_cross_entropy_with_logits``;
+* ``log`` of values that can reach 0 (relu, exp, a product with a mask) with no clamp or eps between,
+  and that did reach 0 in this call (read from the log's saved input, bounded) (NLH832).
+
+Reads no value except the log's saved input for NLH832; keeps nothing. The user's expression for the log
+is found by parsing the source of the ``backward()`` caller's file (a notebook cell) for ``log`` calls.
+"""
+
+from __future__ import annotations
+
+import ast
+import linecache
+from dataclasses import dataclass
+
+from ..finding import Hint
+from .base import unwrap
+
+MAX_NODES = 400
+_LOSS_NODE_MARKS = ("Loss", "Entropy", "KlDiv", "Nll")
+_THROUGH = frozenset({  # ops that select or move probabilities without making them safe from 0
+    "ViewBackward0", "UnsafeViewBackward0", "ReshapeAliasBackward0", "SqueezeBackward0", "SqueezeBackward1",
+    "SqueezeBackward2", "UnsqueezeBackward0", "SelectBackward0", "SliceBackward0", "IndexBackward0",
+    "GatherBackward0", "TransposeBackward0", "PermuteBackward0", "CloneBackward0", "ToCopyBackward0",
+    "ExpandBackward0", "SumBackward1", "SumBackward0", "MulBackward0", "TBackward0", "ContiguousBackward0",
+})
+_SAFE = ("AddBackward", "ClampBackward", "ClampMinBackward", "MaximumBackward", "ClampMin", "WhereBackward")
+_ZERO_MAKERS = frozenset({"ReluBackward0", "ExpBackward0", "MulBackward0", "DivBackward0", "SoftplusBackward0"})
+
+
+@dataclass(frozen=True)
+class LogFound:
+    kind: str  # "softmax", "sigmoid", "1-sigmoid", "zero"
+    code: str
+
+
+def walk(tensor) -> list[LogFound]:
+    """The unsafe logs under ``tensor`` (one entry per kind), bounded; [] when there is no graph."""
+    try:
+        start = tensor.grad_fn
+    except Exception:
+        return []
+    if start is None:
+        return []
+    found: dict[str, LogFound] = {}
+    seen = {id(start)}
+    frontier = [start]
+    count = 0
+    while frontier and count < MAX_NODES:
+        node = frontier.pop()
+        count += 1
+        name = type(node).__name__
+        if any(mark in name for mark in _LOSS_NODE_MARKS):
+            continue  # a watched loss: its call has its own audits
+        if name == "LogBackward0":
+            kind = _log_of(node)
+            if kind and kind not in found:
+                code = {"softmax": "NLH830", "sigmoid": "NLH831", "1-sigmoid": "NLH833"}.get(kind, "NLH832")
+                found[kind] = LogFound(kind, code)
+        for parent, _ in getattr(node, "next_functions", ()):
+            if parent is not None and id(parent) not in seen:
+                seen.add(id(parent))
+                frontier.append(parent)
+    return list(found.values())
+
+
+def _parents(node):
+    return [f for f, _ in node.next_functions if f is not None and type(f).__name__ != "AccumulateGrad"]
+
+
+def _log_of(log_node) -> str | None:
+    """What the log was taken of: softmax, sigmoid, 1-sigmoid, zero (reached 0 unprotected), or None."""
+    node = log_node
+    for _ in range(6):
+        parents = _parents(node)
+        if not parents:
+            return None
+        node = parents[0] if len(parents) == 1 else _squasher(parents)
+        if node is None:
+            return None
+        name = type(node).__name__
+        if name == "SoftmaxBackward0":
+            return "softmax"
+        if name == "SigmoidBackward0":
+            return "sigmoid"
+        if name in ("RsubBackward1", "RsubBackward0"):
+            inner = _parents(node)
+            if inner and type(inner[0]).__name__ == "SigmoidBackward0":
+                return "1-sigmoid"
+            return _reached_zero(log_node)
+        if name.startswith(_SAFE):
+            return None  # log(p + eps), log(p.clamp(min=...)): protected
+        if name in _THROUGH:
+            continue
+        if name in _ZERO_MAKERS:
+            return _reached_zero(log_node)
+        return None
+    return None
+
+
+def _squasher(parents):
+    """Of two operands (``softmax * onehot``), the one that is a softmax/sigmoid (or moves one)."""
+    for p in parents:
+        if type(p).__name__ in ("SoftmaxBackward0", "SigmoidBackward0") or type(p).__name__ in _THROUGH:
+            return p
+    return None
+
+
+def _reached_zero(log_node) -> str | None:
+    """'zero' when the log's saved input holds an exact 0 in a bounded read (log(0) = -inf happened)."""
+    try:
+        from ..probe import describe
+
+        saved = log_node._saved_self
+        facts = describe(saved)
+        if facts.values and facts.min is not None and facts.min <= 0:
+            return "zero"
+    except Exception:
+        return None
+    return None
+
+
+# --- naming the user's log call -------------------------------------------------------------------------
+
+_LOG_NAMES = ("log",)
+
+
+def log_calls(filename: str) -> list[tuple[int, str, str]]:
+    """(line, call text, argument text) of every ``torch.log(...)`` / ``x.log()`` in a file or cell."""
+    lines = linecache.getlines(filename)
+    if not lines or len(lines) > 20_000:
+        return []
+    text = "".join(lines)
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return []
+    out = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr == "log":
+            modules = isinstance(func.value, ast.Name) and func.value.id in ("torch", "np", "numpy", "math")
+            if modules and node.args:
+                arg = ast.get_source_segment(text, node.args[0])
+            elif not modules and not node.args:
+                arg = ast.get_source_segment(text, func.value)
+            else:
+                continue
+            call = ast.get_source_segment(text, node)
+            if arg and call:
+                out.append((node.lineno, " ".join(call.split()), " ".join(arg.split())))
+    return sorted(out)
+
+
+def _assignments(filename: str) -> list[tuple[int, str, str]]:
+    """(line, name, assigned expression text) for ``probs = F.softmax(x, 1)`` lines of the same file."""
+    lines = linecache.getlines(filename)
+    text = "".join(lines)
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return []
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            value = ast.get_source_segment(text, node.value)
+            if value:
+                out.append((node.lineno, node.targets[0].id, " ".join(value.split())))
+    return sorted(out)
+
+
+def _before(assigned: list, line: int) -> dict[str, str]:
+    """The names' latest assignments at or before ``line``; a name assigned only later (a function's
+    parameter, bound by the call further down) takes its first later assignment."""
+    out = {}
+    for lineno, name, value in assigned:
+        if lineno <= line or name not in out:
+            out[name] = value
+    return out
+
+
+def _matches(kind: str, arg: str, assigned: dict[str, str]) -> str | None:
+    """The softmax/sigmoid expression behind ``arg`` (itself or a name assigned from one)."""
+    want = {"softmax": ("softmax",), "sigmoid": ("sigmoid",), "1-sigmoid": ("sigmoid",)}.get(kind, ())
+    candidates = [arg]
+    stripped = arg.replace(" ", "")
+    if kind == "1-sigmoid":
+        if not stripped.startswith(("1-", "1.-", "1.0-")):
+            return None
+        candidates = [arg.split("-", 1)[1].strip().strip("()")]
+    elif stripped.startswith(("1-", "1.-", "1.0-")):
+        return None
+    out = []
+    for c in candidates:
+        out.append(c)
+        if c.isidentifier() and c in assigned:
+            out.append(assigned[c])
+    for c in out:
+        if any(w in c for w in want):
+            return c
+    return None
+
+
+def hints(found: list[LogFound], filename: str, location_of) -> list[tuple[LogFound, Hint]]:
+    """One hint per unsafe log kind, naming the user's line and expression when the source shows it."""
+    calls = log_calls(filename)
+    assigned = _assignments(filename) if calls else []
+    out = []
+    for item in found:
+        where = None
+        for lineno, call, arg in calls:
+            inner = _matches(item.kind, arg, _before(assigned, lineno))
+            if inner is not None or (item.kind == "zero" and "eps" not in arg and "clamp" not in arg):
+                where = (lineno, call, arg, inner)
+                break
+        out.append((item, _hint(item, where, filename, location_of)))
+    return out
+
+
+def _hint(item: LogFound, where, filename: str, location_of) -> Hint:
+    line = f" ({location_of(filename, where[0])})" if where else ""
+    expr = f"`{where[1]}`" if where else "a torch.log"
+    inner = where[3] if where else None
+    if item.kind == "softmax":
+        better = None
+        if inner:
+            found = unwrap(inner, "softmax")
+            if found:
+                better = f"F.log_softmax({found[0]}, dim={found[1] or 1})"
+        return Hint(
+            title=f"hand-written loss takes log of softmax: {expr}{line}",
+            message=(f"The graph under the tensor passed to backward() has log directly over a softmax "
+                     f"(certain: from grad_fn). A probability that underflows to 0 gives log(0) = -inf and "
+                     f"an inf/NaN loss; log_softmax computes the same values stably (or use "
+                     f"F.cross_entropy on the logits, which does both)."),
+            fix=(f"replace {expr} with `{better}`" if better else
+                 "replace torch.log(F.softmax(x, dim)) with F.log_softmax(x, dim)"),
+        )
+    if item.kind in ("sigmoid", "1-sigmoid"):
+        what = "log(1 - sigmoid(...))" if item.kind == "1-sigmoid" else "log(sigmoid(...))"
+        z = None
+        if inner:
+            found = unwrap(inner, "sigmoid")
+            z = found[0] if found else None
+        better = (f"F.logsigmoid(-{z})" if item.kind == "1-sigmoid" else f"F.logsigmoid({z})") if z else None
+        return Hint(
+            title=f"hand-written loss takes {what}: {expr}{line}",
+            message=(f"The graph under the tensor passed to backward() has {what} (certain: from "
+                     f"grad_fn). For large scores the sigmoid rounds to exactly 0 or 1 and the log gives "
+                     f"-inf, then NaN. Use F.logsigmoid, or let F.binary_cross_entropy_with_logits compute "
+                     f"the whole binary cross-entropy from the raw scores."),
+            fix=(f"replace {expr} with `{better}` (or use F.binary_cross_entropy_with_logits({z}, target))"
+                 if better else "use F.binary_cross_entropy_with_logits(logits, target) on the raw scores"),
+        )
+    return Hint(
+        title=f"hand-written loss takes log of a value that reached 0: {expr}{line}",
+        message=("The graph under the tensor passed to backward() has a log whose input held an exact 0 "
+                 "in this call (certain: read from the log's saved input), with no clamp or eps before "
+                 "it: log(0) = -inf makes the loss inf and the gradients NaN."),
+        fix=(f"clamp before the log: `torch.log({where[2]}.clamp_min(1e-8))`" if where else
+             "clamp the log's input (x.clamp_min(1e-8)), or compute it in log space"),
+    )

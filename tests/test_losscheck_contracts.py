@@ -1,0 +1,180 @@
+"""Each loss contract broken as users break it (from public bug reports and forum threads): found, with
+the right category and a fix in the user's own expressions."""
+
+import pytest
+
+HEAD = """%%losscheck
+import torch, torch.nn as nn, torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+torch.manual_seed(0)
+"""
+
+CASES = {
+    "log-softmax-over-batch-before-nll": ("""
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(20, 5)
+    def forward(self, x):
+        return F.log_softmax(self.fc(x), dim=0)
+model = Net()
+ds = TensorDataset(torch.randn(64, 20), torch.randint(0, 5, (64,)))
+for xb, yb in DataLoader(ds, batch_size=16):
+    loss = F.nll_loss(model(xb), yb)
+    loss.backward()
+""", "NLH820", "input-not-logprob", "over the batch (dim 0)"),
+    "kl-keywords-on-probabilities": ("""
+student, teacher = nn.Linear(16, 10), nn.Linear(16, 10)
+x = torch.randn(32, 16)
+p_s = F.softmax(student(x), dim=1)
+with torch.no_grad():
+    p_t = F.softmax(teacher(x), dim=1)
+loss = F.kl_div(input=p_s, target=p_t, reduction='batchmean')
+""", "NLH803", "input-not-logprob", "log_softmax"),
+    "kl-module-arguments-swapped": ("""
+kl = nn.KLDivLoss(reduction='batchmean')
+student = nn.Linear(16, 10)
+x = torch.randn(32, 16)
+teacher_probs = F.softmax(torch.randn(32, 10), dim=1)
+loss = kl(teacher_probs, F.log_softmax(student(x), dim=1))
+""", "NLH810", "kl-format", "loss = kl(F.log_softmax(student(x), dim=1), teacher_probs)"),
+    "kl-softmax-over-batch": ("""
+s, t = torch.randn(8, 100, requires_grad=True), torch.randn(8, 100)
+loss = F.kl_div(F.log_softmax(s, 0), F.softmax(t, 1), reduction='batchmean')
+""", "NLH821", "kl-format", "log_softmax(dim=1)"),
+    "hand-written-ce-log-of-softmax": ("""
+model = nn.Linear(10, 4)
+x, y = torch.randn(16, 10), torch.randint(0, 4, (16,))
+onehot = F.one_hot(y, 4).float()
+loss = -(torch.log(F.softmax(model(x), 1)) * onehot).sum(1).mean()
+loss.backward()
+""", "NLH830", "unstable-log", "F.log_softmax(model(x), dim=1)"),
+    "hand-written-bce-log-sigmoid": ("""
+def bce(p, y):
+    return -(y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean()
+head = nn.Linear(10, 1)
+logits = head(torch.randn(16, 10))
+p = torch.sigmoid(logits)
+loss = bce(p, torch.randint(0, 2, (16, 1)).float())
+loss.backward()
+""", "NLH833", "unstable-log", "F.logsigmoid(-logits)"),
+    "log-of-probabilities-that-reach-zero": ("""
+w = torch.randn(16, 4, requires_grad=True)
+scores = torch.relu(w)
+probs = scores / scores.sum(1, keepdim=True).clamp_min(1e-6)
+loss = -torch.log(probs[:, 0]).mean()
+loss.backward()
+""", "NLH832", "unstable-log", "clamp"),
+    "ce-on-softmax-from-attention-pooling": ("""
+class Classifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.q, self.k, self.out = nn.Linear(16, 16), nn.Linear(16, 16), nn.Linear(16, 5)
+    def forward(self, x):
+        attn = torch.softmax(self.q(x) @ self.k(x).transpose(1, 2) / 4, dim=-1)
+        return torch.softmax(self.out(attn @ x), dim=-1).mean(1)
+model = Classifier()
+criterion = nn.CrossEntropyLoss()
+loss = criterion(model(torch.randn(8, 10, 16)), torch.randint(0, 5, (8,)))
+""", "NLH804", "double-softmax", "softmax"),
+    "mse-b1-against-11": ("""
+model = nn.Linear(8, 1)
+x = torch.randn(32, 8)
+y = torch.tensor([[0.7]])
+loss = nn.MSELoss()(model(x), y)
+""", "NLH901", "shape-mismatch", "(32, 1)"),
+    "mse-64x1-against-64x4": ("""
+model = nn.Linear(8, 1)
+x, y = torch.randn(64, 8), torch.randn(64, 4)
+loss = F.mse_loss(model(x), y)
+""", "NLH901", "shape-mismatch", "(64, 4)"),
+    "ctc-raw-scores-negative": ("""
+T, N, C = 30, 4, 6
+rnn_out = torch.randn(T, N, C, requires_grad=True) * 2 + 3
+ctc = nn.CTCLoss()
+loss = ctc(rnn_out, torch.randint(1, C, (N, 8)), torch.full((N,), T), torch.full((N,), 8))
+""", "NLH906", "ctc-format", "negative"),
+    "ctc-log-softmax-over-time-then-permute": ("""
+feats = torch.randn(4, 50, 12, requires_grad=True)
+log_probs = F.log_softmax(feats, dim=1).permute(1, 0, 2)
+loss = F.ctc_loss(log_probs, torch.randint(1, 12, (4, 10)), torch.full((4,), 50), torch.full((4,), 10))
+""", "NLH822", "ctc-format", "dim=2"),
+    "ce-on-1d-output-with-float-labels": ("""
+model = nn.Linear(10, 1)
+x = torch.randn(32, 10)
+labels = torch.randint(0, 2, (32,)).float()
+out = model(x).squeeze()
+loss = F.cross_entropy(out, labels)
+""", "NLH825", "wrong-loss", "F.binary_cross_entropy_with_logits(out, labels)"),
+    "hinge-embedding-zero-one-labels": ("""
+enc = nn.Linear(8, 4)
+d = F.pairwise_distance(enc(torch.randn(10, 8)), enc(torch.randn(10, 8)))
+same = torch.tensor([1, 0] * 5).float()
+loss = nn.HingeEmbeddingLoss()(d, same)
+""", "NLH823", "target-range", "same * 2 - 1"),
+    "margin-ranking-zero-one-labels": ("""
+scorer = nn.Linear(10, 1)
+a, b = scorer(torch.randn(16, 10)).squeeze(1), scorer(torch.randn(16, 10)).squeeze(1)
+better = (torch.rand(16) > 0.5).float()
+loss = F.margin_ranking_loss(a, b, better, margin=0.1)
+""", "NLH823", "target-range", "better * 2 - 1"),
+    "soft-margin-zero-one-labels": ("""
+criterion = nn.SoftMarginLoss()
+scores = nn.Linear(6, 3)(torch.randn(8, 6))
+loss = criterion(scores, torch.randint(0, 2, (8, 3)).float())
+""", "NLH823", "target-range", "* 2 - 1"),
+    "multilabel-margin-multi-hot": ("""
+class Tagger(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(16, 6)
+        self.loss = nn.MultiLabelMarginLoss()
+    def forward(self, x, tags):
+        return self.loss(self.fc(x), tags)
+tags = (torch.rand(8, 6) > 0.5).long()
+loss = Tagger()(torch.randn(8, 16), tags)
+""", "NLH824", "target-shape", "MultiLabelSoftMarginLoss"),
+    "nll-on-raw-scores-negative": ("""
+w = torch.randn(10, 4, requires_grad=True)
+scores = torch.randn(16, 10) @ w * 2 + 1
+loss = F.nll_loss(scores, torch.randint(0, 4, (16,)))
+""", "NLH904", "input-not-logprob", "log_softmax(dim=1)"),
+    "bce-arguments-swapped": ("""
+model = nn.Sequential(nn.Linear(10, 1), nn.Sigmoid())
+criterion = nn.BCELoss()
+labels = torch.randint(0, 2, (32, 1)).float()
+preds = model(torch.randn(32, 10))
+loss = criterion(labels, preds)
+""", "NLH826", "bce-range", "loss = criterion(preds, labels)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_contract_violation_is_found(ipython, name):
+    cell, code, category, fix = CASES[name]
+    run = ipython.run(HEAD + cell)
+    assert f"{code} [{category}]" in run.out, run.out
+    assert fix in run.out, run.out
+
+
+def test_caught_exception_is_explained(ipython):
+    run = ipython.run(HEAD + """
+model = nn.Linear(10, 3)
+x, y = torch.randn(8, 10), torch.randint(0, 3, (8, 1))
+try:
+    loss = nn.CrossEntropyLoss()(model(x), y)
+except RuntimeError as e:
+    print("error:", e)
+""")
+    assert run.success, run.out
+    assert "raised and caught at line" in run.out, run.out
+    assert "NLH" in run.out and "squeeze(1)" in run.out, run.out
+
+
+def test_uncaught_exception_is_left_to_the_exception_hook(ipython):
+    run = ipython.run(HEAD + """
+model = nn.Linear(10, 3)
+loss = nn.CrossEntropyLoss()(model(torch.randn(8, 10)), torch.randint(0, 3, (8, 1)))
+""")
+    assert not run.success
+    assert "raised and caught" not in run.out, run.out
