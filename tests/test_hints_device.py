@@ -36,6 +36,7 @@ def test_device_messages_are_one_family(message, groups):
 
 
 def test_labels_left_on_the_cpu_in_a_training_loop(ipython):
+    ipython.fresh_namespace()  # the session's shell is shared: nothing another test bound may be looked up
     run = ipython.run("""
         import torch, torch.nn as nn
         device = torch.device("meta")   # "cuda" on a GPU machine

@@ -168,25 +168,31 @@ def test_loss_inside_torch_compile_causes_no_graph_break():
     import torch._dynamo
     from torch._dynamo.utils import counters
 
+    # Process-wide state other tests may have left: dynamo's caches and counters, and whatever F.<loss>
+    # is bound to now (compared with itself after the watch, not with the import-time ORIGINALS).
+    before = {name: getattr(F, name) for name in ORIGINALS}
     torch._dynamo.reset()
     counters.clear()
-    model = nn.Linear(8, 3)
+    try:
+        model = nn.Linear(8, 3)
 
-    @torch.compile(backend="eager", fullgraph=True)  # fullgraph: any graph break would raise
-    def step(x, y):
-        return F.cross_entropy(model(x), y) + nn.NLLLoss()(model(x).log_softmax(1), y)
+        @torch.compile(backend="eager", fullgraph=True)  # fullgraph: any graph break would raise
+        def step(x, y):
+            return F.cross_entropy(model(x), y) + nn.NLLLoss()(model(x).log_softmax(1), y)
 
-    x, y = torch.randn(4, 8), torch.randint(0, 3, (4,))
-    expected = step(x, y)  # compiled before the watch
-    with nllhint.watch() as report:
-        inside = step(x, y)  # recompiled once (dynamo guards on F.cross_entropy), traced straight through
-        inside.backward()
-    after = step(x, y)
-    assert torch.equal(expected, inside) and torch.equal(expected, after)
-    assert not counters["graph_break"]
-    assert report.calls == 0  # compiled calls are not checked
-    assert_restored()
-    torch._dynamo.reset()
+        x, y = torch.randn(4, 8), torch.randint(0, 3, (4,))
+        expected = step(x, y)  # compiled before the watch
+        with nllhint.watch() as report:
+            inside = step(x, y)  # recompiled once (dynamo guards on F.cross_entropy), traced straight through
+            inside.backward()
+        after = step(x, y)
+        assert torch.equal(expected, inside) and torch.equal(expected, after)
+        assert not counters["graph_break"]
+        assert report.calls == 0  # compiled calls are not checked
+        assert {name: getattr(F, name) for name in before} == before
+    finally:
+        torch._dynamo.reset()
+        counters.clear()
 
 
 def test_torchscript_of_a_model_calling_a_loss_during_a_watch():
