@@ -35,9 +35,19 @@ def panel(findings: list[Finding], *, width: int = PANEL_WIDTH, brief: bool = Fa
 
     worst = min(findings, key=lambda f: ("error", "warning", "info").index(f.severity)).severity
     border = SEVERITY_STYLE.get(worst, "bold").replace("bold ", "")
-    codes = " ".join(f.code for f in findings)
-    return Panel(Group(*_lines(findings, width - 4, brief=brief)), title=f"[bold magenta]nllhint[/] {codes}",
+    return Panel(Group(*_lines(findings, width - 4, brief=brief)), title="[bold magenta]nllhint[/]",
                  title_align="left", border_style=border, width=width, expand=True)
+
+
+def panel_text(findings: list[Finding], *, brief: bool = False) -> str:
+    """The panel as a console on stderr prints it (colour when stderr is a terminal), as text: for
+    ``sys.excepthook`` under ``rich.traceback.install()``, whose traceback goes to the same place."""
+    from rich.console import Console
+
+    console = Console(stderr=True, force_jupyter=False)
+    with console.capture() as captured:
+        console.print(panel(findings, width=min(PANEL_WIDTH, console.width), brief=brief))
+    return captured.get().rstrip("\n")
 
 
 def _console(file, *, width: int, color: bool):

@@ -106,10 +106,12 @@ class HintHook:
                 return
             from rich.console import Console
 
-            from .render import panel, render
+            from .render import PANEL_WIDTH, panel, render
 
             self.last_text = render(findings, color=False, width=self.width())
-            Console(stderr=True).print(panel(findings, brief=self.brief))  # where rich's traceback went
+            console = Console(stderr=True)  # where rich's traceback went (in Jupyter: display())
+            console.print()
+            console.print(panel(findings, width=min(PANEL_WIDTH, console.width), brief=self.brief))
         except BaseException as exc:
             if os.environ.get("NLLHINT_DEBUG"):
                 raise
