@@ -16,15 +16,19 @@ __all__ = ["Finding", "explain", "watch", "install", "uninstall", "load_ipython_
 
 def install() -> None:
     """Hints for plain ``python script.py``: wrap ``sys.excepthook``, chaining the previous hook."""
+    from .default_watch import install_script
     from .excepthook import install as _install
 
     _install()
+    install_script()  # the light watch: notices on stderr (NLLHINT_DEFAULT=off: none)
 
 
 def uninstall() -> None:
+    from .default_watch import uninstall_script
     from .excepthook import uninstall as _uninstall
 
     _uninstall()
+    uninstall_script()
 
 
 def load_ipython_extension(ipython) -> None:

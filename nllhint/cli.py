@@ -122,6 +122,10 @@ def run_script(path: str, args: list[str], *, check: bool = False) -> int:
 
             watch = Watch()
             watch.start()
+        else:
+            from .default_watch import install_script
+
+            install_script()  # the light watch: notices on stderr
         try:
             runpy.run_path(path, run_name="__main__")
         except SystemExit as exc:

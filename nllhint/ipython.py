@@ -25,11 +25,16 @@ def load(shell) -> None:
 
     magics.register(shell)
     losscheck.register(shell)
+    from . import default_watch
+
+    default_watch.load(shell)  # the light watch, or the configured default (NLLHINT_DEFAULT)
 
 
 def unload(shell) -> None:
     shellhook.remove_hook(shell)
-    from . import losscheck, magics
+    from . import default_watch, losscheck, magics
+
+    default_watch.unload(shell)
 
     magics.unregister(shell)
     losscheck.unregister(shell)

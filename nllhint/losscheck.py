@@ -19,9 +19,7 @@ Glue layer: uses the engine (``watcher``) and ``shellhook``'s colour and width; 
 from __future__ import annotations
 
 import ast
-import io
 import os
-import tokenize
 
 from IPython.core import magic_arguments
 from IPython.core.error import UsageError
@@ -149,6 +147,10 @@ class LossCheckMagics(Magics):
 
     def _line(self, args, options) -> None:
         state = _state(self.shell)
+        if args.mode in ("on", "off"):
+            from . import default_watch
+
+            default_watch.unload(self.shell)  # the light default watch ends for the session
         if args.mode == "on":
             state.turn_on(options, quiet=args.quiet, brief=args.brief)
             print("nllhint: losscheck on: loss calls in every following cell are watched (%losscheck off to stop)")
@@ -182,8 +184,7 @@ class LossCheckMagics(Magics):
 def run_body(shell, cell: str):
     """Run a cell body like ``%%time`` does, returning the value of a last expression (else None)."""
     __tracebackhide__ = True  # noqa: F841
-    python = shell.transform_cell(cell)
-    source = "\n" + python  # line 1 is the %%losscheck line
+    source = "\n" + shell.transform_cell(cell)  # line 1 is the %%losscheck line
     number = cell_number(shell)
     try:
         filename = shell.compile.cache(source, number, raw_code="\n" + cell)
@@ -194,7 +195,7 @@ def run_body(shell, cell: str):
     if tree is None:
         return None
     last = None
-    if tree.body and isinstance(tree.body[-1], ast.Expr) and not _silenced(python):
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = ast.Expression(tree.body.pop().value)
     glob, local = shell.user_global_ns, shell.user_ns
     exec(shell.compile(tree, filename, "exec"), glob, local)
@@ -203,20 +204,13 @@ def run_body(shell, cell: str):
     return None
 
 
-def _silenced(python: str) -> bool:
-    """A trailing ``;`` hides the value. IPython >= 8.9 also does this for magics (``output_can_be_silenced``);
-    7.x (Colab) does not, so the body's own last token decides, in every version."""
-    skip = (tokenize.NEWLINE, tokenize.NL, tokenize.COMMENT, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT)
-    try:
-        tokens = [t for t in tokenize.generate_tokens(io.StringIO(python).readline) if t.type not in skip]
-    except (tokenize.TokenError, SyntaxError):
-        return False
-    return bool(tokens) and tokens[-1].string == ";"
-
-
 def _print(shell, report, *, quiet: bool, brief: bool) -> None:
     try:
         if quiet and not report.findings:
+            return
+        from .notices import display_report
+
+        if display_report(shell, report, brief=brief):  # Jupyter-family frontends: a warning block
             return
         print(report.render(color=shell_color(shell), width=shell_width(shell), brief=brief))
     except Exception as exc:  # the report must never cost the user their cell

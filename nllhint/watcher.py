@@ -78,6 +78,10 @@ AUDIT_AT = frozenset(4 ** k for k in range(2, 16))  # after the first calls: cal
 MAX_MODULES = 20_000  # modules whose globals are scanned for directly imported loss functions
 MAX_GLOBALS = 100_000  # skip a module with more globals than this
 QUEUE_DEVICES = frozenset({"cuda", "xpu", "mps", "hpu", "privateuseone"})
+# Losses whose integer target indexes the classes: on accelerators an index out of range is a device-side
+# assert, so examined calls check the range first (``target_out_of_range``).
+CLASS_INDEX_LOSSES = frozenset({"cross_entropy", "nll_loss"})
+_FORCE_DEVICE_PATH = False  # tests only: treat CPU tensors as accelerator tensors (no per-call read, prechecks)
 # Top-level packages whose globals never hold a user's loss function (pure speed; swapping is by identity).
 _SKIP_PACKAGES = frozenset({
     "torch", "nllhint", "IPython", "ipykernel", "jupyter_client", "jupyter_core", "traitlets", "zmq",
@@ -243,12 +247,17 @@ def _make_wrapper(name: str, original):
     import torch.nn.functional as F
 
     def build(original, name, is_compiling, getframe, active, tensor_type, isfinite, kinds, classify, user,
-              skip, transforms):
+              skip, transforms, unlink):
         def wrapper(*args, **kwargs):
             __tracebackhide__ = True  # noqa: F841  (IPython hides this frame in tracebacks)
             if not active or is_compiling() or transforms() is not None:
                 # dynamo inlines the original (no graph break from us); torch.func transforms see the original
-                return original(*args, **kwargs)
+                try:
+                    return original(*args, **kwargs)
+                except BaseException as error:
+                    if unlink and error.__traceback__ is not None:  # drop this frame from the traceback:
+                        error.__traceback__ = error.__traceback__.tb_next  # a bare raise adds none back
+                    raise
             try:  # find and count the call site: the innermost frame outside torch and nllhint
                 watch = active[-1]
                 frame = getframe(1)
@@ -273,13 +282,30 @@ def _make_wrapper(name: str, original):
             except Exception:
                 site = None
             if site is None:
-                return original(*args, **kwargs)
+                try:
+                    return original(*args, **kwargs)
+                except BaseException as error:
+                    if unlink and error.__traceback__ is not None:
+                        error.__traceback__ = error.__traceback__.tb_next
+                    raise
             n = site.calls
             examine = n <= site.sample or n in site.audit_at  # the first calls, then 16, 64, 256, ...
+            if examine:  # accelerators: a class index out of range raises here, not as a device assert
+                early = watch._precheck_safely(site, args, kwargs)
+                if early is not None:
+                    site.raised += 1
+                    try:
+                        raise early
+                    except IndexError as error:
+                        if unlink:  # the traceback ends at the caller's line, as for the CPU kernel's error
+                            error.__traceback__ = None
+                        raise
             try:
                 result = original(*args, **kwargs)
             except BaseException as exc:
                 site.raised += 1
+                if unlink and exc.__traceback__ is not None:  # no frame of ours in the traceback
+                    exc.__traceback__ = exc.__traceback__.tb_next
                 if site.raised == 1:  # explained now, in case the user's code catches it
                     watch._note_raised(site, exc, frame)
                 raise
@@ -301,7 +327,8 @@ def _make_wrapper(name: str, original):
 
     inner = build(original, name, torch.compiler.is_compiling, sys._getframe, _ACTIVE, torch.Tensor,
                   math.isfinite, _INTERNAL, _classify, _USER, _SKIP,
-                  getattr(torch._C._functorch, "peek_interpreter_stack", lambda: None))
+                  getattr(torch._C._functorch, "peek_interpreter_stack", lambda: None),
+                  sys.version_info >= (3, 11))
     wrapper = types.FunctionType(inner.__code__, F.__dict__, name, inner.__defaults__, inner.__closure__)
     functools.update_wrapper(wrapper, original)
     wrapper.__nllhint_original__ = original
@@ -558,6 +585,17 @@ class Watch:
             if os.environ.get("NLLHINT_DEBUG"):
                 raise
 
+    def _precheck_safely(self, site: _Site, args, kwargs):
+        """The exception to raise instead of running the loss, or None (also when the check fails)."""
+        if site.loss not in CLASS_INDEX_LOSSES:
+            return None
+        try:
+            return target_out_of_range(site.loss, args, kwargs)
+        except Exception:
+            if os.environ.get("NLLHINT_DEBUG"):
+                raise
+            return None
+
     def _note_raised(self, site: _Site, exc: BaseException, frame) -> None:
         _note_raised(site, exc, frame, sys._getframe(1))
 
@@ -597,6 +635,9 @@ class Watch:
 
         lazy = _lazy()
         site.examined += 1
+        if site.pending is not None:  # accelerators: an examination may synchronise; read the NaN flag
+            self._read_flag(site, site.calls - 1)
+            site.flag_since = site.calls  # this call's own value is checked below
         with torch.no_grad(), torch._C.DisableTorchFunctionSubclass():
             bound = _bind(site.loss, original, args, kwargs)
             options = {k: v for k, v in bound.items() if type(v) in _OPTION_TYPES}
@@ -638,9 +679,9 @@ class Watch:
         wrapped = torch._C._functorch.is_functorch_wrapped_tensor(result)
         if wrapped:
             return
-        if kind == "cpu" and result.dim() == 0:
+        if kind == "cpu" and result.dim() == 0 and not _FORCE_DEVICE_PATH:
             site.scalar_cpu = True
-        elif kind in QUEUE_DEVICES and self.values:
+        elif (kind in QUEUE_DEVICES or _FORCE_DEVICE_PATH) and self.values:
             site.queue = True
 
     def _result_state(self, site: _Site, result):
@@ -664,30 +705,68 @@ class Watch:
         return not (facts.has_nan or facts.has_inf), facts, None
 
     def _queue(self, site: _Site, result) -> None:
-        """Accelerators: fold ``not isfinite(loss).all()`` into a device flag; read once at the end."""
+        """Accelerators: fold the loss into a 0-dim device flag with one in-place kernel, no read.
+
+        ``flag += 0 * loss`` leaves the flag at 0 for a finite loss and makes it NaN for good once a loss
+        is NaN or Inf (0 * inf is NaN). A loss with more than one element is first reduced as
+        ``(0 * loss).sum()`` (a plain sum could overflow to inf from finite values). The flag is read at
+        the site's next examination and when the watch ends (``_read_flag``).
+        """
         import torch
 
         if type(result) is not torch.Tensor:
             return
-        with torch.no_grad():
-            flag = torch.isfinite(result).all().logical_not()
-            site.pending = flag if site.pending is None else site.pending.logical_or(flag)
+        flag = site.pending
+        if flag is None:
+            with torch.inference_mode(False):  # a flag made under inference_mode could not be updated later
+                flag = site.pending = torch.zeros((), dtype=torch.float32, device=result.device)
+        loss = result.detach()
+        if loss.dim():
+            loss = loss.reshape(()) if loss.numel() == 1 else loss.mul(0).sum()
+        flag.add_(loss, alpha=0)
 
-    def _read_pending(self) -> None:
+    def _read_flag(self, site: _Site, upto: int) -> None:
+        """Read a site's device flag (a synchronisation: only at examinations and when the watch ends)."""
+        flag, since = site.pending, site.flag_since
+        if flag is None:
+            return
+        site.flag_since = upto
+        if flag.item() == 0:
+            return
+        site.pending = None
+        site.queue = False  # found: no more per-call checks at this site
+        site.nonfinite = True
+        if "NLH902" in site.findings:
+            return
         from .audit.numeric import queued_nonfinite
 
-        for site in self._sites.values():
-            if site.pending is None:
-                continue
+        hint = queued_nonfinite(site.label, site.text())
+        first, last = since + 1, max(upto, since + 1)
+        when = f"at call {first}" if first == last else f"between calls {first} and {last}"
+        message = (f"A device-side flag for {site.label} at `{site.text()}` shows a NaN or Inf loss {when} of "
+                   f"this line (the flag is read only at examinations and when the watch ends, so the GPU "
+                   f"never waits). Check the inputs with torch.isfinite, or run fewer steps, to find where "
+                   f"it starts.")
+        finding = Finding(code="NLH902", category="nan-inf", severity="error", title=hint.title,
+                          message=message, location=site.location)
+        site.findings["NLH902"] = [finding, first, 1]
+        self._tell(site, finding)
+
+    def _read_pending(self) -> None:
+        for site in list(self._sites.values()):
             try:
-                bad = bool(site.pending)  # the one device synchronisation of the watch, per site
+                self._read_flag(site, site.calls)
             finally:
-                site.pending = None
-            if bad and "NLH902" not in site.findings:
-                hint = queued_nonfinite(site.label, site.text())
-                finding = Finding(code="NLH902", category="nan-inf", severity="error", title=hint.title,
-                                  message=hint.message, location=site.location)
-                site.findings["NLH902"] = [finding, None, 1]
+                if not self._running:
+                    site.pending = None
+
+    def _tell(self, site: _Site, finding: Finding) -> None:
+        if self.listener is not None:
+            try:
+                self.listener(site, finding)
+            except Exception:
+                if os.environ.get("NLLHINT_DEBUG"):
+                    raise
 
     def _add(self, site: _Site, item, hint, call) -> None:
         entry = site.findings.get(item.code)
@@ -698,6 +777,7 @@ class Watch:
         finding = Finding(code=item.code, category=item.category, severity=item.severity, title=hint.title,
                           message=hint.message, fix=hint.fix, evidence=evidence, location=site.location)
         site.findings[item.code] = [finding, call.step, 1]
+        self._tell(site, finding)
 
     def _snapshot(self) -> tuple[SiteReport, ...]:
         limit = SEVERITY_RANK[self.min_severity]
@@ -887,6 +967,47 @@ def watch(*, sample: int = DEFAULT_SAMPLE, values: bool = True, min_severity: st
 
 
 # --- helpers -----------------------------------------------------------------------------------------------
+
+def hide_wrapper_frames(tb) -> None:
+    """Unlink the loss wrappers' frames from a traceback (for ``sys.excepthook``: Python has no
+    ``__tracebackhide__``), so a script's traceback is the one it has without nllhint."""
+    codes = {getattr(w, "__code__", None) for w in _PATCHES.wrappers.values()}
+    while tb is not None:
+        while tb.tb_next is not None and tb.tb_next.tb_frame.f_code in codes:
+            tb.tb_next = tb.tb_next.tb_next
+        tb = tb.tb_next
+
+
+def target_out_of_range(name: str, args, kwargs):
+    """The ``IndexError`` the CPU kernel would raise for a class index out of range, or None.
+
+    On an accelerator the loss kernel asserts on the device instead, which kills the CUDA context; this
+    check runs before the kernel on examined calls only: one reduction and one read (a synchronisation).
+    CPU tensors raise an ordinary error by themselves and are not checked.
+    """
+    import torch
+
+    bound = _bind(name, None, args, kwargs)
+    target, scores = bound.get("target"), bound.get("input")
+    if type(target) is not torch.Tensor or type(scores) is not torch.Tensor:
+        return None  # subclasses may run user code on any op
+    if (target.device.type == "cpu" and not _FORCE_DEVICE_PATH) or target.device.type == "meta":
+        return None
+    if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool or not target.numel():
+        return None  # class probabilities, or nothing to check
+    if scores.dim() == 0:
+        return None
+    classes = scores.shape[1] if scores.dim() >= 2 else scores.shape[0]
+    ignore = bound.get("ignore_index", -100)
+    with torch.no_grad(), torch._C.DisableTorchFunctionSubclass():
+        labels = target.detach()
+        if type(ignore) is int:
+            labels = labels.masked_fill(labels == ignore, 0)
+        low, high = torch.stack(torch.aminmax(labels)).tolist()  # the one read
+    if 0 <= low and high < classes:
+        return None
+    return IndexError(f"Target {high if high >= classes else low} is out of bounds.")
+
 
 @functools.lru_cache(maxsize=64)
 def _signature(name: str):

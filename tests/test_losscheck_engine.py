@@ -230,7 +230,7 @@ def test_functorch_transforms_pass_through():
     with nllhint.watch() as report:
         got = vmap(grad(loss_fn), in_dims=(None, 0, 0))(w, xs, ys)
     assert torch.equal(expected, got)
-    assert report.calls >= 1
+    assert report.calls == 0  # under torch.func transforms the wrapper calls straight through
 
 
 def test_importing_nllhint_does_not_import_torch():
@@ -262,7 +262,7 @@ def test_accelerator_nan_flag_is_queued_and_read_once_at_the_end():
     w._running = True
     for value in (1.0, float("nan"), 2.0):
         w._queue(site, torch.tensor(value))
-    assert isinstance(site.pending, torch.Tensor) and site.pending.dtype == torch.bool
+    assert isinstance(site.pending, torch.Tensor) and site.pending.dim() == 0 and site.pending.isnan()
     w._running = False
     w._read_pending()
     w.report._freeze(w._snapshot())

@@ -112,6 +112,7 @@ def test_trailing_semicolon_silences_the_value(ipython):
 
 
 def test_error_in_the_middle_prints_the_report_then_fails_with_the_hint(ipython):
+    ipython.run("%losscheck off")  # the default light watch keeps the wrappers for the session
     run = ipython.run("""
         %%losscheck
         import torch, torch.nn as nn, torch.nn.functional as F
@@ -138,6 +139,7 @@ def test_error_in_the_middle_prints_the_report_then_fails_with_the_hint(ipython)
 
 
 def test_directly_imported_names_are_watched_and_restored(ipython):
+    ipython.run("%losscheck off")  # the default light watch keeps the wrappers for the session
     import torch.nn.functional as F
 
     original = F.cross_entropy
@@ -239,6 +241,7 @@ def test_unload_removes_the_magics_and_stops_watching(ipython):
 
 
 def test_loss_inside_a_users_module_file(ipython, tmp_path, monkeypatch):
+    ipython.run("%losscheck off")  # the default light watch keeps the wrappers for the session
     (tmp_path / "mytrain.py").write_text(
         "import torch\n"
         "from torch.nn.functional import cross_entropy\n"

@@ -1,0 +1,162 @@
+"""Notices of the default (light) watch: a finding in three short lines, as text, ANSI or an HTML block.
+
+    nllhint: warning NLH801  NLLLoss got raw scores: `logits` is not log-probabilities
+      fix: loss = nn.NLLLoss()(logits.log_softmax(dim=1), labels)
+      at cell [3], line 5 · put %%losscheck at the top of the cell for the full report
+
+Only findings the audits are sure of become notices: errors and warnings whose message says
+"(certain" or "(likely", and NaN/Inf losses. "Looks like" guesses stay in ``%%losscheck``'s report.
+In a Jupyter-family frontend the notice (and the ``%%losscheck`` report) is an HTML block styled as a
+warning, so it stands apart from the cell's own prints; a terminal gets plain text (colour unless
+``NO_COLOR``).
+"""
+
+from __future__ import annotations
+
+import html
+import linecache
+import os
+import re
+from dataclasses import dataclass
+
+from .finding import Finding
+
+SURE = re.compile(r"\((certain|likely)\b")
+NOTICE_SEVERITIES = ("error", "warning")
+FULL_REPORT = "put %%losscheck at the top of the cell for the full report"
+SCRIPT_REPORT = "nllhint run --check gives the full report"
+# Severity colours: (border and label, block background), readable on light and dark themes alike.
+HTML_COLOURS = {"error": ("#c62828", "#fdecea"), "warning": ("#b26a00", "#fff4e0")}
+ANSI_STYLE = {"error": "bold red", "warning": "bold yellow"}
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What one notice says (strings only)."""
+
+    code: str
+    severity: str
+    title: str
+    fix: str | None
+    location: str | None
+
+    @property
+    def key(self) -> tuple:
+        return (self.location, self.code)
+
+
+def is_sure(finding: Finding) -> bool:
+    """Worth a notice in the default mode: an error or warning that is certain or likely."""
+    if finding.severity not in NOTICE_SEVERITIES:
+        return False
+    return finding.category == "nan-inf" or bool(SURE.search(finding.message))
+
+
+def notice_for(finding: Finding, filename: str | None = None) -> Notice:
+    return Notice(code=finding.code, severity=finding.severity, title=finding.title,
+                  fix=one_line_fix(finding.fix, filename), location=finding.location)
+
+
+def one_line_fix(fix: str | None, filename: str | None) -> str | None:
+    """The fix as one line: a multi-line fix (the user's whole statement rewritten) is cut to the lines
+    that differ from the source file; more than one left gives the first and an ellipsis."""
+    if not fix:
+        return None
+    lines = [line.strip() for line in fix.splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return lines[0] if lines else None
+    source = {line.strip() for line in linecache.getlines(filename)} if filename else set()
+    changed = [line for line in lines if line not in source] or lines
+    return changed[0] + (" ..." if len(changed) > 1 else "")
+
+
+# --- rendering -----------------------------------------------------------------------------------------
+
+def text(notice: Notice, *, color: bool = False, where: str = FULL_REPORT) -> str:
+    """Plain text, or ANSI colour (never with ``NO_COLOR``)."""
+    if os.environ.get("NO_COLOR"):
+        color = False
+    if not color:
+        lines = [f"nllhint: {notice.severity} {notice.code}  {notice.title}"]
+        if notice.fix:
+            lines.append(f"  fix: {notice.fix}")
+        lines.append(f"  {_at(notice)}{where}")
+        return "\n".join(lines)
+    bold, dim, green, reset = "\x1b[1m", "\x1b[2m", "\x1b[32m", "\x1b[0m"
+    sev = "\x1b[1;31m" if notice.severity == "error" else "\x1b[1;33m"
+    lines = [f"{bold}\x1b[35mnllhint:{reset} {sev}{notice.severity} {notice.code}{reset}  {bold}{notice.title}{reset}"]
+    if notice.fix:
+        lines.append(f"  {dim}fix:{reset} {green}{notice.fix}{reset}")
+    lines.append(f"  {dim}{_at(notice)}{where}{reset}")
+    return "\n".join(lines)
+
+
+def html_block(notices: list[Notice], *, where: str = FULL_REPORT) -> str:
+    """One warning-styled block for the notices of a cell: severity in colour, the fix set as code."""
+    worst = "error" if any(n.severity == "error" for n in notices) else "warning"
+    rows = []
+    for notice in notices:
+        colour, _ = HTML_COLOURS.get(notice.severity, HTML_COLOURS["warning"])
+        row = (f'<div><b style="color:#7b1fa2">nllhint</b> '
+               f'<b style="color:{colour}">{notice.severity} {html.escape(notice.code)}</b> '
+               f'<b>{_code_spans(notice.title)}</b></div>')
+        if notice.fix:
+            row += (f'<div style="margin-left:1.5em">fix: <code style="{_CODE}">'
+                    f'{html.escape(notice.fix)}</code></div>')
+        row += (f'<div style="margin-left:1.5em;color:#555">{html.escape(_at(notice))}'
+                f'{_code_spans(where.replace("%%losscheck", "`%%losscheck`"))}</div>')
+        rows.append(row)
+    return _box(worst, '<div style="height:0.4em"></div>'.join(rows))
+
+
+def report_html(ansi: str, severity: str) -> str:
+    """The ``%%losscheck`` report (rendered with colour) as the same kind of block, colours kept."""
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(record=True, width=200, force_terminal=True, color_system="standard",
+                      force_jupyter=False, file=open(os.devnull, "w"))
+    console.print(Text.from_ansi(ansi), soft_wrap=True)
+    body = console.export_html(inline_styles=True, code_format="{code}")
+    return _box(severity, f'<pre style="margin:0;white-space:pre-wrap;font:inherit;background:none">{body}</pre>')
+
+
+_CODE = "background:rgba(46,125,50,0.12);color:#1b5e20;padding:1px 4px;border-radius:3px"
+_BOX = ("border-left:4px solid {colour};background:{background};color:#212121;padding:6px 10px;margin:6px 0;"
+        "font-family:var(--jp-code-font-family,monospace);font-size:var(--jp-code-font-size,13px);"
+        "line-height:1.5;white-space:normal")
+
+
+def _box(severity: str, inner: str) -> str:
+    colour, background = HTML_COLOURS.get(severity, HTML_COLOURS["warning"])
+    return (f'<div class="nllhint-notice" role="alert" style="{_BOX.format(colour=colour, background=background)}">'
+            f"{inner}</div>")
+
+
+def _code_spans(words: str) -> str:
+    """Escape, and set `backticked` names as code."""
+    parts = html.escape(words).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def _at(notice: Notice) -> str:
+    return f"at {notice.location} · " if notice.location else ""
+
+
+def display_report(shell, report, *, brief: bool = False) -> bool:
+    """In a Jupyter kernel, show a ``%%losscheck`` report as a block (text/plain kept); else False."""
+    if type(shell).__name__ != "ZMQInteractiveShell":
+        return False
+    from IPython.display import display
+
+    from .shellhook import KERNEL_WIDTH
+
+    plain = report.render(color=False, width=KERNEL_WIDTH, brief=brief)
+    findings = report.findings
+    severity = "error" if any(f.severity == "error" for f in findings) else "warning"
+    if not findings:
+        display({"text/plain": plain}, raw=True)  # a clean report is no warning
+        return True
+    ansi = report.render(color=True, width=KERNEL_WIDTH, brief=brief)
+    display({"text/plain": plain, "text/html": report_html(ansi, severity)}, raw=True)
+    return True
