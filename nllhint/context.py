@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from .messages import MessageMatch, classify
 from .probe import TensorFacts, describe
-from .source import UserCall, callee_name, find_call, positional_params, user_call
+from .source import UserCall, callee_name, find_call, method, positional_params, user_call
 
 # Functional losses (torch.nn.functional) whose frame holds the tensors under their parameter names.
 LOSS_FUNCTIONS = frozenset({
@@ -65,6 +65,7 @@ class LossContext:
     graph: tuple[str, ...] = ()  # backward errors: the first autograd node names from the loss, breadth-first
     graph_edges: tuple[tuple[str, str], ...] = ()  # backward errors: (node, its input node) names, same walk
     graph_results: dict[str, TensorFacts] = field(default_factory=dict)  # "Parent>SoftmaxBackward0": its output
+    aliases: dict[str, str] = field(default_factory=dict)  # names without a span: 'batch["labels"]', 'model(...)'
     callback: str | None = None  # a user function the loss called back that raised (a distance_function)
     _user_frame: object = field(default=None, repr=False)
     _input_params: frozenset = field(default=frozenset(), repr=False)  # id()s of parameters behind the input
@@ -89,7 +90,7 @@ class LossContext:
         """The user's expression for a parameter (``outputs``, ``model(x)``), or a plain default."""
         if self.call and param in self.call.args:
             return self.call.args[param]
-        return default or param
+        return self.aliases.get(param) or default or param
 
     def code(self, param: str, default: str | None = None) -> str:
         """The user's expression, quoted for prose."""
@@ -108,11 +109,16 @@ class LossContext:
             return None
         if replacements and not all(k in self.call.args for k in replacements):
             return None
+        if self.call.inside and (callee is not None or add):  # the loss is the library's code, not this line
+            return None
         return self.call.rewrite(replacements, callee, add)
 
     def fix_arg(self, param: str, new_expr: str) -> str:
         """The user's line with one argument replaced, or ``name = new_expr`` when the line is unknown."""
-        return self.fix({param: new_expr}) or f"{self.name(param)} = {new_expr}"
+        name = self.name(param)
+        if re.fullmatch(r"[A-Za-z_][\w.]*(?:\[[^\[\]]+\])?", name):
+            return self.fix({param: new_expr}) or f"{name} = {new_expr}"
+        return self.fix({param: new_expr})  # model(...), labels.view(-1): not something to assign to
 
     def option(self, name: str, default=None):
         return self.options.get(name, default)
@@ -162,7 +168,7 @@ class LossContext:
         classes = []
         for value in list(frame.f_locals.values()) + list(frame.f_globals.values())[:500]:
             if (not _is(value, torch.nn.Module) or type(value) in classes
-                    or type(value).__module__.startswith("torch.")):
+                    or type(value).__module__.startswith("torch.") or _library_class(type(value))):
                 continue
             if self._input_params:
                 try:
@@ -186,8 +192,8 @@ class LossContext:
 
         found = []
         for var, value in list(frame.f_locals.items()) + list(frame.f_globals.items())[:500]:
-            if not _is(value, torch.nn.Module) or var.startswith("_"):
-                continue
+            if not _is(value, torch.nn.Module) or var.startswith("_") or _library_class(type(value)):
+                continue  # a library's model (BertFor...) is configured (num_labels=...), not edited layer by layer
             try:
                 named = list(value.named_modules())[:2000]
             except Exception:
@@ -528,7 +534,119 @@ def _read_loss_frame(ctx: LossContext, entries, loss_i: int, in_torch) -> None:
     user_i = _user_index(entries, loss_i, in_torch)
     if user_i is None:
         return
+    outer = _outside_libraries(entries, user_i, in_torch)
+    if outer is not None:  # the loss is computed inside a library (HF ``model(..., labels=labels)``)
+        _read_library_call(ctx, entries, outer, loss_i, in_torch)
+        return
     _read_user_call(ctx, entries, user_i, params)
+
+
+_LIBRARY = re.compile(r"[/\\](?:site|dist)-packages[/\\]")
+
+
+def _is_library(filename: str) -> bool:
+    """Installed third-party code (site-packages): a library's frame, never the user's own line."""
+    return _LIBRARY.search(filename) is not None
+
+
+def _library_class(cls) -> bool:
+    """A model whose ``forward`` an installed package defines (``transformers``' BertForSequenceClassification)."""
+    try:
+        forward = inspect.getattr_static(cls, "forward", None)
+    except Exception:
+        return False
+    filename = getattr(getattr(forward, "__code__", None), "co_filename", None)
+    return isinstance(filename, str) and _is_library(filename) and not filename.startswith(_torch_dir())
+
+
+def _outside_libraries(entries, user_i: int, in_torch) -> int | None:
+    """When the caller of torch is a library (transformers, lightning), the user's own frame further out that
+    called into it; None when the caller is the user's (the usual case) or no user frame is on the stack."""
+    if not _is_library(entries[user_i].tb_frame.f_code.co_filename):
+        return None
+    j = user_i
+    while j >= 0 and (in_torch[j] or _is_library(entries[j].tb_frame.f_code.co_filename)):
+        j -= 1
+    return j if j >= 0 else None
+
+
+def _read_library_call(ctx: LossContext, entries, user_i: int, loss_i: int, in_torch) -> None:
+    """The user's call into a library that computed the loss: name the loss's tensors by the user's arguments.
+
+    A loss tensor is the user's argument when the library's entry function received that very object (or a
+    view of it: ``labels.view(-1)``) under some parameter; the user's expression bound to that parameter then
+    names it, and only those are in ``ctx.call.args``. The call is marked ``inside``: fixes may replace those
+    arguments but never rewrite the callee or add loss keywords, which belong to the library's own code.
+    """
+    import torch
+
+    tb = entries[user_i]
+    frame = tb.tb_frame
+    ctx._user_frame = frame
+    ctx.location = location_of(frame.f_code.co_filename, tb.tb_lineno)
+    library = [entries[j].tb_frame for j in range(user_i + 1, loss_i)
+               if not in_torch[j] and _is_library(entries[j].tb_frame.f_code.co_filename)]
+    node, source = find_call(tb)
+    if node is None or not library:
+        return
+    received: dict = {}  # parameter -> value, outermost library frame first (decorators pass **kwargs on)
+    for entry in library:
+        for name, value in _arguments(entry).items():
+            received.setdefault(name, value)
+    positional = next((p for p in (_positional(entry) for entry in library) if p), [])
+    call = user_call(node, source, frame.f_code.co_filename, positional)
+    if call is None:
+        return
+    loss_locals = entries[loss_i].tb_frame.f_locals
+    spread = next((kw.value.id for kw in node.keywords if kw.arg is None and isinstance(kw.value, ast.Name)), None)
+    renames = {}
+    for key in ctx.tensors:
+        tensor = loss_locals.get(key)
+        param = next((p for p, v in received.items() if _same_storage(tensor, v, torch)), None)
+        if param is None:
+            continue
+        expr = call.args.get(param) or (f'{spread}["{param}"]' if spread else None)  # model(**batch)
+        if expr is None:
+            continue
+        if tuple(tensor.shape) != tuple(received[param].shape):  # the library reshaped it: labels.view(-1)
+            shape = ", ".join(str(n) for n in tensor.shape) if tensor.ndim != 1 else "-1"
+            ctx.aliases[key] = method(expr, call.simple.get(param, True), f".view({shape})")
+        elif param in call.args:
+            renames[param] = key
+        else:
+            ctx.aliases[key] = expr
+    call.keep(renames)
+    if ctx.input is not None and "input" not in ctx.aliases and "input" not in call.args:
+        ctx.aliases["input"] = f"{call.callee}(...)"  # the scores the library computed from the user's call
+    call.inside = True
+    call.callee = ""  # the loss (its module, its options) is not in the user's code: nothing to rename there
+    ctx.call = call
+
+
+def _arguments(frame) -> dict:
+    """A frame's arguments by name, with the contents of its ``**kwargs`` (a plain dict) spread in."""
+    code = frame.f_code
+    count = code.co_argcount + code.co_kwonlyargcount
+    local = frame.f_locals
+    found = {name: local.get(name) for name in code.co_varnames[:count] if name != "self"}
+    if code.co_flags & inspect.CO_VARKEYWORDS:
+        extra = local.get(code.co_varnames[count + bool(code.co_flags & inspect.CO_VARARGS)])
+        if type(extra) is dict:
+            found.update((k, v) for k, v in extra.items() if type(k) is str)
+    return found
+
+
+def _positional(frame) -> list[str]:
+    """The names a call's positional arguments bind to in this frame's function (``self`` dropped)."""
+    code = frame.f_code
+    return [name for name in code.co_varnames[: code.co_argcount] if name != "self"]
+
+
+def _same_storage(tensor, value, torch) -> bool:
+    """Is ``tensor`` the user's ``value`` itself or a view of it (``labels.view(-1)``)? Identity only."""
+    if not (_is(tensor, torch.Tensor) and _is(value, torch.Tensor)):
+        return False
+    return tensor is value or tensor._base is value or (tensor._base is not None and tensor._base is value._base)
 
 
 def _read_user_call(ctx: LossContext, entries, user_i: int, loss_params: list[str]) -> None:

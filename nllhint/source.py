@@ -28,6 +28,13 @@ class UserCall:
     _spans: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)  # offsets in statement
     _callee_span: tuple[int, int] | None = field(default=None, repr=False)
     _close_paren: int | None = field(default=None, repr=False)  # offset of the call's closing ")"
+    inside: bool = False  # a call into a library that computes the loss itself (HF ``labels=``)
+
+    def keep(self, renames: dict[str, str]) -> None:
+        """Keep only the arguments in ``renames``, under their new names (library parameter -> loss parameter)."""
+        self.args = {renames[k]: v for k, v in self.args.items() if k in renames}
+        self.simple = {renames[k]: v for k, v in self.simple.items() if k in renames}
+        self._spans = {renames[k]: v for k, v in self._spans.items() if k in renames}
 
     def rewrite(self, replacements: dict[str, str] | None = None, callee: str | None = None,
                 add: dict[str, str] | None = None) -> str:
