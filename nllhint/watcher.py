@@ -483,7 +483,9 @@ class LossReport:
 
     def render(self, *, color: bool = False, width: int = 100, brief: bool = False) -> str:
         """The report as text: a summary line, then one row per call site with its findings."""
-        return _render(self, color=color, width=width, brief=brief)
+        from .distributed import label, rank  # under torchrun: every line labelled [rankN]:
+
+        return label(_render(self, color=color, width=width, brief=brief), rank())
 
     def __str__(self) -> str:
         return self.render()
