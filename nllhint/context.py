@@ -276,7 +276,8 @@ class LossContext:
         import linecache
 
         try:
-            if frame.f_code.co_name == "<module>":  # a cell or script: getsourcelines gives its first line only
+            # a cell or script (IPython 7 names a cell "<cell line: N>"): getsourcelines gives its first line
+            if frame.f_code.co_name == "<module>" or frame.f_code.co_name.startswith("<cell line"):
                 raise OSError
             lines, start = inspect.getsourcelines(frame.f_code)
         except (OSError, TypeError):
@@ -420,7 +421,8 @@ def from_exception(exc: BaseException) -> LossContext | None:
 
 def _find_loss_entry(entries, torch_dir) -> int | None:
     functional = (torch_dir + os.path.join("nn", "functional.py"),  # and the torch._refs twins (compile path)
-                  torch_dir + os.path.join("_refs", "nn", "functional", "__init__.py"))
+                  torch_dir + os.path.join("_refs", "nn", "functional", "__init__.py"),
+                  torch_dir + os.path.join("_decomp", "decompositions.py"))
     for i, tb in enumerate(entries):
         code = tb.tb_frame.f_code
         if code.co_filename in functional and code.co_name in LOSS_FUNCTIONS:
@@ -837,7 +839,8 @@ def _read_cuda_failure(ctx: LossContext, entries, in_torch) -> None:
     ctx._user_frame = frame
     ctx.location = location_of(frame.f_code.co_filename, tb.tb_lineno)
     used = set(frame.f_code.co_names) | set(frame.f_code.co_varnames)  # names this cell/function uses
-    if frame.f_code.co_name == "<module>":  # IPython compiles a cell statement by statement
+    # IPython compiles a cell statement by statement (and IPython 7 names it "<cell line: N>")
+    if frame.f_code.co_name == "<module>" or frame.f_code.co_name.startswith("<cell line"):
         import linecache
 
         used |= set(re.findall(r"[A-Za-z_]\w*", "".join(linecache.getlines(frame.f_code.co_filename))))

@@ -122,7 +122,19 @@ def generate() -> str:
         out += _page(r, watched=False)
     for a in AUDITS:
         out += _page(a, watched=True)
+    out += _no_hint()
     return "\n".join(out) + "\n"
+
+
+def _no_hint() -> list[str]:
+    """PyTorch's loss messages that get no hint, each with the reason (``messages.NO_HINT``)."""
+    from .messages import NO_HINT
+
+    out = ["", "## PyTorch loss messages without a hint", "",
+           "Every other error message PyTorch's losses raise has a rule above. These get none, for the reason given.",
+           "", "| message | why no hint |", "|---|---|"]
+    bar = "\\|"  # a literal | inside a table cell
+    return out + ["| `" + m.replace("|", bar) + f"` | {why} |" for m, why in NO_HINT]
 
 
 if __name__ == "__main__":

@@ -28,8 +28,8 @@ def integer_probability_target(ctx) -> Hint | None:
     if ctx.loss not in ("cross_entropy", "linear_cross_entropy"):
         return None
     inp, tgt = ctx.t("input"), ctx.t("target")
-    if inp is None or tgt is None or tgt.is_float or tgt.ndim < 1:
-        return None
+    if inp is None or tgt is None or tgt.is_float or tgt.ndim < 1 or inp.ndim < 2:
+        return None  # a 1-D input is one sample's scores: NLH586
     n = tgt.shape[0]
     name = ctx.code("target")
     per_row = ""
@@ -176,5 +176,107 @@ def k_dim_target(ctx) -> Hint | None:
     )
 
 
-RULES = [integer_probability_target, ignore_index_one_hot, ignore_index_soft, option_type, scalar_input,
-         k_dim_target]
+@rule("NLH586", "wrong-loss", "1-D scores (one per sample) with 0/1 labels into CrossEntropyLoss",
+      families=("unbatched-target-size", "prob-target-dtype"),
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "model = nn.Linear(12, 1)\n"
+          "x, y = torch.randn(16, 12), torch.randint(0, 2, (16,))\n"
+          "loss = nn.CrossEntropyLoss()(model(x).squeeze(1), y)",
+          expect=("BCEWithLogitsLoss", "y.float()")),))
+def one_score_per_sample(ctx) -> Hint | None:
+    """A (N,) input is read as ONE sample's class scores; with (N,) binary labels it is a binary task."""
+    inp, tgt = ctx.t("input"), ctx.t("target")
+    if ctx.loss not in ("cross_entropy", "nll_loss") or inp is None or tgt is None:
+        return None
+    if inp.ndim != 1 or tgt.ndim != 1 or tgt.shape != inp.shape or not inp.is_float:
+        return None
+    from .shapes import float_target, is_binary, swap_loss
+
+    if is_binary(tgt) and inp.shape[0] > 1:
+        return Hint(
+            title=f"{ctx.code('input')} has one score per sample ({inp.shape[0]},): binary 0/1 labels need "
+                  "BCEWithLogitsLoss",
+            message=(f"{ctx.loss_label} reads a 1-D input as the class scores of ONE sample, so {inp.shape[0]} "
+                     f"labels do not fit. With one score per sample and 0/1 labels the task is binary: "
+                     "BCEWithLogitsLoss takes these scores with float labels."),
+            fix=swap_loss(ctx, "BCEWithLogitsLoss", "binary_cross_entropy_with_logits",
+                          {"target": float_target(ctx, inp, tgt)}),
+        )
+    return None
+
+
+@rule("NLH589", "shape-mismatch", "a 1-D input (one sample's class scores) with several labels",
+      families=("unbatched-target-size",),
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "net = nn.Linear(20, 5)\n"
+          "x, y = torch.randn(1, 20), torch.tensor([3, 1])\n"
+          "loss = nn.CrossEntropyLoss()(net(x).squeeze(), y)",
+          expect=("(5,)", "2 labels")),))
+def unbatched_input(ctx) -> Hint | None:
+    inp, tgt = ctx.t("input"), ctx.t("target")
+    if ctx.loss not in ("cross_entropy", "nll_loss") or inp is None or tgt is None or inp.ndim != 1:
+        return None
+    if tgt.ndim != 1 or tgt.shape == inp.shape:
+        return None
+    return Hint(
+        title=f"{ctx.code('input')} is 1-D ({inp.shape[0]},), the class scores of one sample, but "
+              f"{ctx.code('target')} has {tgt.shape[0]} labels",
+        message=(f"{ctx.loss_label} takes (N, C) scores with (N,) labels, or one sample's (C,) scores with a single "
+                 f"label. {ctx.code('input')} has lost its batch dimension (a squeeze() on a batch of one, or an "
+                 "index [0]), or the labels belong to another batch."),
+        fix=None,
+    )
+
+
+@rule("NLH587", "target-shape", "a 2-D class-index target for NLLLoss/CrossEntropyLoss (one label per sample expected)",
+      families=("multi-target",),
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "scores = torch.randn(10, 3)\n"
+          "pairs = torch.randint(0, 3, (10, 2))      # two labels per sample\n"
+          "loss = nn.CrossEntropyLoss()(scores, pairs)",
+          expect=("(10,)", "(10, 2)")),))
+def two_d_index_target(ctx) -> Hint | None:
+    """Class-index targets have one dimension less than the input; more than one label per sample needs
+    a multi-label loss or one loss per label column."""
+    inp, tgt = ctx.t("input"), ctx.t("target")
+    if ctx.loss not in ("cross_entropy", "nll_loss") or inp is None or tgt is None or not inp.is_float:
+        return None
+    if inp.ndim != 2 or tgt.ndim != 2 or tgt.shape[0] != inp.shape[0]:
+        return None
+    n, k = tgt.shape
+    return Hint(
+        title=f"{ctx.code('target')} is ({n}, {k}); {ctx.loss_label} takes one class index per sample, ({n},)",
+        message=(f"For {ctx.code('input')} ({n}, {inp.shape[1]}) the target is ({n},) int64. {ctx.code('target')} "
+                 f"has {k} values per sample: if each column is a separate task, compute one loss per column; "
+                 "if a sample can have several classes, use BCEWithLogitsLoss on multi-hot (N, C) rows."),
+        fix=None,
+    )
+
+
+@rule("NLH588", "input-dtype", "complex tensors into KLDivLoss",
+      families=("integral-input",),
+      examples=(Example(
+          "import torch, torch.nn.functional as F\n"
+          "pred_wave, true_wave = torch.randn(4, 64), torch.randn(4, 64)\n"
+          "pred_spec, true_spec = torch.fft.rfft(pred_wave), torch.fft.rfft(true_wave)\n"
+          "loss = F.kl_div(pred_spec, true_spec, reduction='batchmean')",
+          expect=("complex64",)),))
+def complex_kl(ctx) -> Hint | None:
+    m = ctx.family("integral-input")
+    if m is None or m.groups.get("what") != "Complex":
+        return None
+    names = [k for k, f in ctx.tensors.items() if f.dtype.startswith("complex")]
+    if not names:
+        return None
+    shown = ", ".join(f"{ctx.code(k)} ({ctx.t(k).dtype})" for k in names)
+    return Hint(title=f"{shown}: {ctx.loss_label} works on real log-probabilities",
+                message=("KL divergence compares real probability distributions. Take what your distributions are "
+                         "over first, e.g. the magnitude (.abs()) of a spectrum, then normalise it."),
+                fix=None)
+
+
+RULES = [one_score_per_sample, integer_probability_target, ignore_index_one_hot, ignore_index_soft, option_type,
+         scalar_input, k_dim_target, unbatched_input, two_d_index_target, complex_kl]

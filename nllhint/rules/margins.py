@@ -60,8 +60,7 @@ def multi_margin_target(ctx) -> Hint | None:
                              "they are, as floats) or MultiLabelMarginLoss (index lists ended by -1)."),
                     fix=None)
     if tgt.ndim == 1 and tgt.shape[0] != n:
-        return Hint(title=f"{name} has {tgt.shape[0]} labels for {n} samples", message=(
-            base + " Input and labels must come from the same batch."), fix=None)
+        return None  # NLH535
     return Hint(title=f"{name} is {shape_text(tgt.shape)}; MultiMarginLoss expects ({n},) class indices",
                 message=base, fix=None)
 
@@ -169,6 +168,13 @@ def multilabel_margin_range(ctx) -> Hint | None:
                      "1 fixes both: labels become 0-based and the 0 padding becomes -1."),
             fix=pick_fix(ctx, {"target": f"{ctx.name('target')} - 1"}),
         )
+    if tgt.max > c:
+        return Hint(title=f"{name} holds labels up to {_num(tgt.max)}, but {ctx.code('input')} has {c} classes "
+                          f"(0..{c - 1})",
+                    message=(f"Each row of {name} lists class indices of {ctx.code('input')}'s {c} columns, ended by "
+                             "-1. A label that large means the input has too few columns (the model's last "
+                             "layer) or the labels come from another numbering."),
+                    fix=None)
     if tgt.min < -1:
         return Hint(title=f"{name} contains {_num(tgt.min)}: only -1 ends a label list",
                     message=(f"MultiLabelMarginLoss reads each row up to the first -1; other negative values "
@@ -203,4 +209,26 @@ def margin_fractional_target(ctx) -> Hint | None:
     )
 
 
-RULES = [multi_margin_target, margin_fractional_target, multi_margin_weight, multilabel_margin_target, multilabel_margin_range]
+@rule("NLH535", "batch-mismatch", "MultiMarginLoss scores and labels from batches of different sizes",
+      families=("margin-target-size",),
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "scores, labels = torch.randn(5, 10), torch.randint(0, 10, (3,))\n"
+          "loss = nn.MultiMarginLoss()(scores, labels)",
+          expect=("3 labels", "5 samples")),))
+def multi_margin_batch(ctx) -> Hint | None:
+    found = _facts(ctx, "multi_margin_loss")
+    if not found:
+        return None
+    inp, tgt = found
+    n = inp.shape[0] if inp.ndim == 2 else 1
+    if tgt.ndim != 1 or tgt.shape[0] == n:
+        return None
+    return Hint(title=f"{ctx.code('target')} has {tgt.shape[0]} labels for {n} samples",
+                message=(f"MultiMarginLoss takes one class index per row of {ctx.code('input')} "
+                         f"{shape_text(inp.shape)}: ({n},). The scores and the labels come from different batches "
+                         "(or one of them was reshaped)."),
+                fix=None)
+
+
+RULES = [multi_margin_target, multi_margin_batch, margin_fractional_target, multi_margin_weight, multilabel_margin_target, multilabel_margin_range]

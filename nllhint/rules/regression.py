@@ -171,4 +171,69 @@ def kl_integer_target(ctx) -> Hint | None:
     return None
 
 
-RULES = [gaussian_var_shape, gaussian_var_number, kl_integer_target]
+@rule("NLH553", "bad-option", "a negative number as GaussianNLLLoss's var",
+      families=("hyperparameter",),
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "pred, target = torch.randn(10, 2), torch.randn(10, 2)\n"
+          "log_noise = -2.0\n"
+          "loss = nn.GaussianNLLLoss()(pred, target, log_noise)",
+          expect=("math.exp(log_noise)",)),))
+def gaussian_negative_number(ctx) -> Hint | None:
+    """A float var below 0: often a log-variance; the variance is its exp."""
+    m = ctx.family("hyperparameter")
+    value = ctx.options.get("var")
+    if ctx.loss != "gaussian_nll_loss" or m is None or m.groups.get("what") != "var":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value >= 0:
+        return None
+    written = ctx.name("var", _num(value))
+    log = "log" in written.lower()
+    new = f"math.exp({written})" if log else _num(-value)
+    return Hint(title=f"var={written} is negative ({_num(value)}); a variance is >= 0",
+                message=("GaussianNLLLoss takes the variance itself. "
+                         + (f"`{written}` looks like a log-variance: its exp is the variance." if log else
+                            f"{_num(value)} looks like {_num(-value)} with the wrong sign (or a log-variance: then "
+                            f"use its exp).")),
+                fix=pick_fix(ctx, {"var": new}), evidence=())
+
+
+@rule("NLH554", "weight-size", "MSELoss/L1Loss/HuberLoss weight= that is not shaped like the input",
+      families=("elementwise-weight",),
+      examples=(Example(
+          "import torch, torch.nn.functional as F\n"
+          "pred, target = torch.randn(32, 3), torch.randn(32, 3)\n"
+          "sample_w = torch.rand(32)              # one weight per sample\n"
+          "loss = F.mse_loss(pred, target, weight=sample_w)",
+          expect=("sample_w.unsqueeze(1).expand_as(pred)",)),))
+def elementwise_weight_shape(ctx) -> Hint | None:
+    """The regression losses' ``weight`` multiplies each element and must have the input's exact shape (it is
+    not broadcast): per-sample weights need a column expanded over the outputs, per-output weights a row."""
+    inp, w = ctx.t("input"), ctx.t("weight")
+    if inp is None or w is None or not inp.ndim:
+        return None
+    shape, name = inp.shape, ctx.code("weight")
+    i = ctx.name("input")
+    base = (f"{ctx.loss_label}'s weight multiplies the loss element by element and must have exactly the input's "
+            f"shape {shape_text(shape)} (no broadcasting); {name} is {shape_text(w.shape) if w.ndim else '0-d'}.")
+    if w.numel == inp.numel:
+        return Hint(title=f"{name} has one weight per element but the shape {shape_text(w.shape)}",
+                    message=base + " Give it the input's shape.",
+                    fix=pick_fix(ctx, {"weight": ctx.with_method("weight", f".reshape({i}.shape)")}))
+    if len(shape) >= 2 and w.ndim == 1 and w.shape[0] == shape[0]:
+        column = ".view(-1" + ", 1" * (len(shape) - 1) + f").expand_as({i})"
+        if len(shape) == 2:
+            column = f".unsqueeze(1).expand_as({i})"
+        return Hint(title=f"{name} has one weight per sample ({shape[0]},); {ctx.loss_label} wants {shape_text(shape)}",
+                    message=base + " Repeat each sample's weight over its outputs.",
+                    fix=pick_fix(ctx, {"weight": ctx.with_method("weight", column)}))
+    if len(shape) >= 2 and w.ndim == 1 and w.shape[0] == shape[-1]:
+        return Hint(title=f"{name} has one weight per output ({shape[-1]},); {ctx.loss_label} wants {shape_text(shape)}",
+                    message=base + " Repeat the row for every sample.",
+                    fix=pick_fix(ctx, {"weight": ctx.with_method("weight", f".expand_as({i})")}))
+    return Hint(title=f"{name} {shape_text(w.shape)} does not have the input's shape {shape_text(shape)}",
+                message=base, fix=None)
+
+
+RULES = [gaussian_var_shape, gaussian_var_number, gaussian_negative_number, kl_integer_target,
+         elementwise_weight_shape]

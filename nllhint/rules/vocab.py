@@ -165,6 +165,17 @@ def adaptive_target_dims(ctx) -> Hint | None:
                     message=("AdaptiveLogSoftmaxWithLoss takes (N, in_features) with (N,) targets, or one (in_features,) "
                              "row with a 0-d target. Give the target its batch axis."),
                     fix=pick_fix(ctx, {"target_": ctx.with_method("target_", ".view(1)")}))
+    if tgt.ndim == 0 and inp.ndim == 2:
+        return Hint(title=f"`{t}` is a single class index but `{i}` holds {inp.shape[0]} rows",
+                    message=("AdaptiveLogSoftmaxWithLoss takes (N, in_features) with one class index per row, (N,), "
+                             f"or one (in_features,) row with a 0-d target; `{t}` is 0-d."),
+                    fix=None)
+    if tgt.ndim == 1 and inp.ndim != 2:
+        return Hint(title=f"`{i}` is {shape_text(inp.shape)}; with a 1-D target AdaptiveLogSoftmaxWithLoss wants "
+                          "(N, in_features)",
+                    message=(f"One row of features per target: `{t}` is {shape_text(tgt.shape)}, so `{i}` should be "
+                             f"({tgt.shape[0]}, in_features). Flatten or select the positions the targets belong to."),
+                    fix=None)
     if tgt.ndim == 2 and inp.ndim == 2 and tgt.shape == (inp.shape[0], 1):
         return Hint(title=f"`{t}` is a ({tgt.shape[0]}, 1) column; AdaptiveLogSoftmaxWithLoss expects ({tgt.shape[0]},)",
                     message="One class index per row of features: squeeze the extra axis.",
