@@ -29,9 +29,22 @@ def test_the_demo_command_works_as_written_on_a_fresh_copy(tmp_path):
                                                                "*.egg-info", ".pytest_cache", ".hypothesis"))
     demo, _ = readme_commands()
     proc = subprocess.run(["bash", "-c", demo], cwd=copy, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert re.search(r"(\d+) of \1 cells raised; each error above is followed by its nllhint hint", proc.stdout)
-    assert proc.stdout.count("nllhint NLH") >= 15
+    assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-2000:]
+    assert_a_clean_gallery(proc.stdout, proc.stderr)
+
+
+def assert_a_clean_gallery(out: str, err: str) -> None:
+    """Every part of the product, every cell as promised, and nothing else: no warning, no missing module."""
+    assert re.search(r"(\d+) of \1 cells raised; each error above is followed by its nllhint hint", out)
+    assert re.search(r"(\d+) of \1 silent mistakes were reported by %%losscheck", out)
+    assert "not as expected" not in out
+    assert out.count("nllhint NLH") >= 15 and out.count("nllhint losscheck:") >= 3
+    noise = [line for line in (out + err).splitlines()
+             if re.search(r"Warning|warn\(|Exception reporting mode|ModuleNotFoundError|No module named"
+                          r"|Failed to initialize|could not build a hint", line)]
+    assert noise == []
+    installs = [line for line in err.splitlines() if not line.startswith(("WARNING: Location", "  "))]
+    assert not [line for line in installs if "rror" in line], installs[-20:]
 
 
 def test_ci_runs_the_readme_test_command():
