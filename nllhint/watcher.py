@@ -838,26 +838,28 @@ def _settle_raised(watch: "Watch") -> None:
 class _BackwardPatch:
     """``Tensor.backward`` and ``torch.autograd.backward`` wrapped while a watch runs (once for nested
     watches): the first calls at each backward() site get a bounded walk of the graph for hand-written
-    losses (``nllhint.audit.handwritten``)."""
+    losses (``nllhint.audit.handwritten``). Between those, a call costs a frame lookup and a dict read."""
 
     def __init__(self):
         self.lock = threading.RLock()
         self.depth = 0
         self.saved = None
-        self.inside = threading.local()
+        self.counts: dict = {}  # (id(code), f_lasti) of a backward() site -> calls seen
 
     def acquire(self) -> None:
         with self.lock:
             self.depth += 1
             if self.depth > 1:
                 return
+            self.counts = {}
             try:
                 import torch
 
                 tensor_backward, autograd_backward = torch.Tensor.backward, torch.autograd.backward
                 self.saved = (tensor_backward, autograd_backward)
-                torch.Tensor.backward = self._wrap(tensor_backward, nested=True)
-                torch.autograd.backward = self._wrap(autograd_backward, nested=False)
+                inner = getattr(tensor_backward, "__code__", None)  # Tensor.backward calls autograd.backward
+                torch.Tensor.backward = self._wrap(tensor_backward, None)
+                torch.autograd.backward = self._wrap(autograd_backward, inner)
             except Exception:
                 self.saved = None
 
@@ -877,21 +879,24 @@ class _BackwardPatch:
                 torch.autograd.backward = autograd_backward
             self.saved = None
 
-    def _wrap(self, original, nested: bool):
-        inside = self.inside
+    def _wrap(self, original, skip_caller):
+        counts, getframe = self.counts, sys._getframe
 
         @functools.wraps(original)
         def backward(*args, **kwargs):
             __tracebackhide__ = True  # noqa: F841
-            if _ACTIVE and not getattr(inside, "busy", False):
-                _on_backward(args[0] if args else kwargs.get("tensors"), sys._getframe(1))
-            if not nested:
-                return original(*args, **kwargs)
-            inside.busy = True  # Tensor.backward calls torch.autograd.backward: one walk per call
-            try:
-                return original(*args, **kwargs)
-            finally:
-                inside.busy = False
+            if _ACTIVE:
+                frame = getframe(1)
+                if frame.f_code is not skip_caller:  # not torch's Tensor.backward calling through
+                    key = (id(frame.f_code), frame.f_lasti)
+                    n = counts[key] = counts.get(key, 0) + 1
+                    if n <= _ACTIVE[-1].sample:
+                        _on_backward(args[0] if args else kwargs.get("tensors"), frame, key, n)
+                    else:
+                        site = _ACTIVE[-1]._sites.get(key)  # a hand-written loss with findings: count
+                        if site is not None:
+                            site.calls = n
+            return original(*args, **kwargs)
 
         return backward
 
@@ -899,7 +904,7 @@ class _BackwardPatch:
 _BACKWARD = _BackwardPatch()
 
 
-def _on_backward(tensors, frame) -> None:
+def _on_backward(tensors, frame, key, n) -> None:
     try:
         watch = _ACTIVE[-1]
         while frame is not None:
@@ -909,21 +914,18 @@ def _on_backward(tensors, frame) -> None:
             frame = frame.f_back
         if frame is None:
             return
-        counts = watch.__dict__.setdefault("_backward_calls", {})
-        key = (id(frame.f_code), frame.f_lasti)
-        n = counts[key] = counts.get(key, 0) + 1
+        if key != (id(frame.f_code), frame.f_lasti):  # called from torch or a library: count the user's line
+            key = (id(frame.f_code), frame.f_lasti)
         site = watch._sites.get(key)
         if site is not None:
             site.calls = n
-        if n > watch.sample:
-            return
-        _walk_backward(watch, tensors, frame, key)
+        _walk_backward(watch, tensors, frame, key, n)
     except Exception:
         if os.environ.get("NLLHINT_DEBUG"):
             raise
 
 
-def _walk_backward(watch: "Watch", tensors, frame, key) -> None:
+def _walk_backward(watch: "Watch", tensors, frame, key, n: int) -> None:
     import torch
 
     from .audit import handwritten
@@ -946,7 +948,7 @@ def _walk_backward(watch: "Watch", tensors, frame, key) -> None:
                      location=location_of(frame.f_code.co_filename, frame.f_lineno), expression="")
         site.source = (None, None, frame.f_code.co_filename, None, frame.f_lineno)
         site.code = frame.f_code
-        site.calls = watch.__dict__["_backward_calls"][key]
+        site.calls = n
         watch._sites[key] = site
     categories = {"NLH830": "unstable-log", "NLH831": "unstable-log", "NLH832": "unstable-log",
                   "NLH833": "unstable-log"}

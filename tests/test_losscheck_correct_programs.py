@@ -399,6 +399,67 @@ else:
     loss = F.cross_entropy(torch.randn(8, 50, requires_grad=True), torch.randint(0, 50, (8,)))
 loss.backward()
 """,
+    "ensemble-heads-one-target": """
+heads = nn.Linear(8, 5)
+y = torch.randn(32, 1)
+loss = F.mse_loss(heads(torch.randn(32, 8)), y.expand(32, 5)) + F.l1_loss(heads(torch.randn(32, 8)).mean(1, keepdim=True), y)
+loss.backward()
+""",
+    "quantile-regression-unreduced": """
+q = torch.tensor([0.1, 0.5, 0.9])
+pred = nn.Linear(8, 3)(torch.randn(32, 8))
+y = torch.randn(32, 1)
+err = F.l1_loss(pred, y.expand_as(pred), reduction='none')
+loss = torch.max(q * (y - pred), (q - 1) * (y - pred)).mean() + 0 * err.mean()
+loss.backward()
+""",
+    "best-of-k-unreduced": """
+pred = nn.Linear(8, 1)(torch.randn(16, 8))
+answers = torch.randn(16, 4)
+loss = F.mse_loss(pred, answers, reduction='none').min(1).values.mean()
+loss.backward()
+""",
+    "center-loss-to-batch-mean": """
+feats = nn.Linear(8, 4)(torch.randn(16, 8))
+loss = F.mse_loss(feats, feats.mean(0, keepdim=True).detach().requires_grad_(False) * 1.0)
+loss = loss + F.mse_loss(feats, feats.mean(0, keepdim=True))
+loss.backward()
+""",
+    "self-distillation-identical-sum": """
+logits = torch.randn(64, 1000)
+s = logits.clone().requires_grad_()
+loss = F.kl_div(F.log_softmax(s, -1), F.softmax(logits, -1), reduction='sum')
+loss.backward()
+""",
+    "lstm-classifier-dataloader": """
+class LSTMClassifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(50, 16)
+        self.lstm = nn.LSTM(16, 32, batch_first=True)
+        self.fc = nn.Linear(32, 1)
+        self.crit = nn.BCEWithLogitsLoss()
+    def forward(self, x, y):
+        out, _ = self.lstm(self.emb(x))
+        return self.crit(self.fc(out[:, -1]).squeeze(1), y)
+model = LSTMClassifier()
+ds = TensorDataset(torch.randint(0, 50, (32, 12)), torch.randint(0, 2, (32,)).float())
+for xb, yb in DataLoader(ds, batch_size=8):
+    model(xb, yb).backward()
+""",
+    "multilabel-margin-one-label-each": """
+scores = nn.Linear(10, 6)(torch.randn(4, 10))
+target = torch.tensor([[2, -1, 0, 0, 0, 0], [5, 1, -1, 0, 0, 0], [0, -1, 3, 3, 3, 3], [4, 3, 2, -1, 1, 1]])
+nn.MultiLabelMarginLoss()(scores, target).backward()
+""",
+    "nll-with-temperature-and-mask-indexing": """
+logits = nn.Linear(16, 7)(torch.randn(4, 10, 16))
+tags = torch.randint(0, 7, (4, 10))
+mask = torch.rand(4, 10) > 0.2
+logp = F.log_softmax(logits / 0.7, dim=-1)
+loss = F.nll_loss(logp[mask], tags[mask])
+loss.backward()
+""",
 }
 
 

@@ -10,6 +10,8 @@ its evidence is certain (grad_fn, shapes, exact values); "looks like" is said on
 
 from __future__ import annotations
 
+import math
+
 from ..contracts import CONTRACTS, SIGNS, effective_reduction
 from ..probe import _num
 from .base import Example, Hint, LossCall, audit, method_on, unwrap
@@ -209,6 +211,69 @@ def multi_hot_for_index_lists(call: LossCall) -> Hint | None:
     )
 
 
+@audit("NLH828", "target-shape", "MultiLabelSoftMarginLoss given class indices padded with -1: it wants multi-hot rows",
+       losses=("multilabel_soft_margin_loss",), severity="error",
+       examples=(Example(_HEAD + "torch.manual_seed(0)\n"
+                         "model = nn.Linear(16, 5)\n"
+                         "x = torch.randn(4, 16)\n"
+                         "labels = torch.tensor([[3, 0, -1, -1, -1], [1, -1, -1, -1, -1]] * 2)\n"
+                         "loss = nn.MultiLabelSoftMarginLoss()(model(x), labels)",
+                         expect=("NLH828", "multi-hot")),))
+def index_lists_for_multi_hot(call: LossCall) -> Hint | None:
+    """The reverse of NLH824: MultiLabelSoftMarginLoss reads each target entry as a 0/1 label per class,
+    so -1 padding and class numbers give a loss without a minimum (it can go negative)."""
+    facts = call.values("target")
+    if facts is None or not facts.whole or facts.has_nan or facts.min is None:
+        return None
+    if facts.min != -1 or facts.max < 0:
+        return None  # the -1 padding is what says "index lists"
+    expr = call.code("target")
+    c = (call.shape("input") or (0,))[-1]
+    return Hint(
+        title=f"{expr} holds class indices padded with -1: {call.loss_label} wants multi-hot rows",
+        message=(f"{expr} has whole numbers from {_num(facts.min)} to {_num(facts.max)} (certain: read from "
+                 f"the tensor), the index-list format of MultiLabelMarginLoss. {call.loss_label} reads "
+                 f"every entry as a 0/1 label for that column's class, so these values make the loss "
+                 f"meaningless (it can go below 0). Build multi-hot rows (one column per class, 1 where "
+                 f"the class is present)."),
+        fix=(f"multi_hot = F.one_hot({call.with_method('target', '.long()')} + 1, {c} + 1).amax(1)[:, 1:].float()"
+             f"   # -1 padding dropped; then pass multi_hot"),
+    )
+
+
+@audit("NLH829", "weight-size", "a per-class weight/pos_weight lines up with the LAST dim (width), not the channels",
+       losses=("binary_cross_entropy", "binary_cross_entropy_with_logits", "multilabel_soft_margin_loss"),
+       severity="error",
+       examples=(Example(_HEAD + "torch.manual_seed(0)\n"
+                         "seg = nn.Conv2d(3, 4, 1)\n"
+                         "img = torch.randn(2, 3, 8, 4)\n"
+                         "masks = (torch.rand(2, 4, 8, 4) > 0.5).float()\n"
+                         "class_weight = torch.tensor([1.0, 2.0, 4.0, 1.0])\n"
+                         "loss = F.binary_cross_entropy_with_logits(seg(img), masks, pos_weight=class_weight)",
+                         expect=("NLH829", "class_weight.view(-1, 1, 1)")),))
+def class_weight_on_last_dim(call: LossCall) -> Hint | None:
+    """BCE's weight and pos_weight broadcast like any tensor op: a (C,) tensor lines up with the LAST dim
+    of the input. For (N, C, H, W) with W == C it weights the image columns, without an error."""
+    shape = call.shape("input")
+    if not shape or len(shape) < 3:
+        return None
+    for name in ("pos_weight", "weight"):
+        w = call.shape(name)
+        if not w or len(w) != 1 or w[0] < 2 or w[0] != shape[-1] or shape[1] != w[0]:
+            continue
+        expr = call.code(name)
+        view = f"{call.with_method(name, '.view(-1' + ', 1' * (len(shape) - 2) + ')')}"
+        return Hint(
+            title=f"{expr} ({w[0]},) weights the last dim of {call.code('input')} {_shape(shape)}, not the channels",
+            message=(f"{expr} has one entry per class ({w[0]}), and {call.code('input')} holds the classes in "
+                     f"dim 1; {name} broadcasts from the LAST dim, which has the same size {shape[-1]} here, "
+                     f"so it weights the image columns instead of the classes (certain: from the shapes). "
+                     f"Give it a shape that lines up with dim 1."),
+            fix=call.fix({name: view}) or f"{call.name(name)} = {view}",
+        )
+    return None
+
+
 @audit("NLH825", "wrong-loss", "a 1-D (N,) output given to CrossEntropyLoss/NLLLoss: read as ONE sample over N classes",
        losses=("cross_entropy", "nll_loss"), severity="error",
        examples=(Example(_HEAD + "torch.manual_seed(0)\n"
@@ -329,7 +394,14 @@ def negative_loss(call: LossCall) -> Hint | None:
         if facts is None or facts.min is None or call.loss == "kl_div":  # pointwise KL terms can be < 0
             return None
         value = facts.min
-    if value is None or value >= -1e-4 or value != value:
+    if value is None or value != value:
+        return None
+    size = 1
+    for name in ("input", "log_probs"):
+        shape = call.shape(name)
+        if shape:
+            size = max(size, math.prod(shape))
+    if value >= -max(1e-3, 1e-6 * size):  # rounding in a sum over many terms is not a broken contract
         return None
     expr_name, suffix = _FIXES.get(call.loss, (None, None))
     fix = None
@@ -386,4 +458,4 @@ _NEGATIVE_AUDITS = [
 
 
 RULES = [nll_wrong_dim, kl_over_batch, ctc_wrong_dim, zero_one_for_signs, multi_hot_for_index_lists,
-         one_dim_class_input, *_SWAPPED, *_NEGATIVE_AUDITS]
+         index_lists_for_multi_hot, class_weight_on_last_dim, one_dim_class_input, *_SWAPPED, *_NEGATIVE_AUDITS]

@@ -48,8 +48,12 @@ def broadcast_mismatch(call: LossCall) -> Hint | None:
     if both is None:
         return None  # torch raises for these shapes itself
     if both == a or both == b:
-        if len(a) != len(b):
-            return None  # a constant row (C,) or scalar-like target against a batch: can be intended
+        if len(a) != len(b) or effective_reduction(call.options) == "none":
+            return None  # a constant row (C,) against a batch, or a table weighted afterwards: can be intended
+        if both == a and not (math.prod(b) == 1 and a[0] > 1):
+            return None  # a target row or one target per sample repeated over outputs (centres, ensemble heads)
+        if both == a and _computed(call.tensor("target")):
+            return None  # a target computed from tensors (x.mean(0, keepdim=True)): broadcast on purpose
     elif _deliberate_pairs(call, a, b):
         return None  # a pairwise table on purpose (quantile Huber, MMD): both sides expanded
     if len(a) == len(b) + 1 and a[-1] == 1 and a[:-1] == b:
@@ -82,10 +86,16 @@ def broadcast_mismatch(call: LossCall) -> Hint | None:
         title=(f"{call.code('input')} {_shape(a)} and {call.code('target')} {_shape(b)} broadcast to "
                f"{_shape(both)}: {what}"),
         message=(f"The shapes differ, so {call.loss_label} broadcasts them to {_shape(both)} (certain: "
-                 f"from the shapes) and averages {math.prod(both)} differences instead of {max(math.prod(a), math.prod(b))}. "
+                 f"from the shapes) and " + (
+                     f"averages {math.prod(both)} differences instead of {max(math.prod(a), math.prod(b))}. "
+                     if both != a and both != b else f"{what}. ") +
                  f"The loss is wrong without an error, and the model drifts towards predicting the mean."),
         fix=fix or f"make {call.code('input')} and {call.code('target')} the same shape",
     )
+
+
+def _computed(t) -> bool:
+    return t is not None and (t.requires_grad or t.grad_fn is not None)
 
 
 def _deliberate_pairs(call: LossCall, a: tuple, b: tuple) -> bool:
