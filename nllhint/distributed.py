@@ -106,7 +106,7 @@ def reference(finding: Finding, holder: int) -> str:
     """The one line a rank prints when another rank has the full hint for the same mistake."""
     who = f"rank {holder}" if holder >= 0 else "another rank"
     where = f" at {finding.location}" if finding.location else ""
-    return f"nllhint {finding.code} [{finding.category}]{where}: the same mistake as on {who}, whose hint has it in full"
+    return f"nllhint {finding.code} [{finding.category}]{where}: the same mistake as on {who}; its output has the full hint"
 
 
 def present(findings: list[Finding], render_one, caller=None) -> str:

@@ -52,7 +52,7 @@ def full_hints(out: str) -> list[str]:
 
 def references(out: str) -> list[str]:
     return re.findall(r"^\[rank(\d)\]: nllhint NLH101 \[target-range\] at train\.py:10: the same mistake as on "
-                      r"rank (\d), whose hint has it in full$", out, re.M)
+                      r"rank (\d); its output has the full hint$", out, re.M)
 
 
 def test_same_error_on_both_ranks_one_full_hint_and_a_one_line_reference(tmp_path):
@@ -122,7 +122,7 @@ def test_first_claim_wins_and_later_ranks_learn_who_has_it(tmp_path):
     assert distributed.claim(key, 0, directory=str(tmp_path)) == 1
     assert distributed.claim("NLH201@train.py:10", 0, directory=str(tmp_path)) == 0
     assert distributed.reference(FINDING, 1) == (
-        "nllhint NLH101 [target-range] at train.py:10: the same mistake as on rank 1, whose hint has it in full")
+        "nllhint NLH101 [target-range] at train.py:10: the same mistake as on rank 1; its output has the full hint")
 
 
 def test_outside_a_job_nothing_is_labelled_or_claimed(tmp_path, monkeypatch):
