@@ -80,6 +80,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "broadcast": (
         r"The size of tensor a \((?P<a>\d+)\) must match the size of tensor b \((?P<b>\d+)\) at non-singleton dimension (?P<dim>\d+)",
         r"Attempting to broadcast a dimension of length (?P<a>\d+)",
+        r"output with shape \[(?P<out>[\d, ]*)\] doesn't match the broadcast shape \[(?P<shape>[\d, ]*)\]",
     ),
     # the losses of pairs, triplets and margins (rules/pairs.py, rules/margins.py)
     "triplet-ndim": (

@@ -685,7 +685,9 @@ def _shapes(ctx) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
         a, b = parse_shape(m.groups["input"]), parse_shape(m.groups["target"])
         if a is None or b is None:
             return None
-    if a == b or (ctx.family("broadcast") and _broadcastable(a, b)):
+    m = ctx.family("broadcast")
+    in_place = m is not None and "out" in m.groups  # "output with shape [N, 1] doesn't match the broadcast shape"
+    if a == b or (m and _broadcastable(a, b) and not in_place):
         return None  # the broadcast error is about another tensor (weight, pos_weight, var)
     return tuple(a), tuple(b)
 
@@ -721,6 +723,18 @@ def _float_suffix(ctx) -> str:
 @rule("NLH310", "shape-mismatch", "an extra size-1 dimension on one side of an element-wise loss",
       families=SHAPE_FAMILIES,
       examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "class Scorer(nn.Module):\n"
+          "    def __init__(self):\n"
+          "        super().__init__()\n"
+          "        self.fc = nn.Linear(10, 1)\n"
+          "        self.criterion = nn.SoftMarginLoss()\n"
+          "    def forward(self, x, y):\n"
+          "        return self.criterion(self.fc(x), y)\n"
+          "x, y = torch.randn(16, 10), torch.randint(0, 2, (16,)).float() * 2 - 1   # -1 / +1 labels\n"
+          "loss = Scorer()(x, y)",
+          expect=("self.criterion(self.fc(x).squeeze(1), y)", "(16, 1)")),
+          Example(
           "import torch, torch.nn as nn\n"
           "model = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 1))\n"
           "x, y = torch.randn(16, 10), torch.randint(0, 2, (16,))\n"
@@ -764,6 +778,12 @@ def extra_singleton(ctx) -> Hint | None:
 @rule("NLH311", "shape-mismatch", "class indices given to an element-wise loss that expects one column per class",
       families=SHAPE_FAMILIES,
       examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "logits = torch.randn(8, 4, requires_grad=True)\n"
+          "labels = torch.tensor([0, 3, 1, 2, 2, 0, 1, 3])\n"
+          "loss = nn.MultiLabelSoftMarginLoss()(logits, labels.float())",
+          expect=("nn.CrossEntropyLoss()(logits, labels.long())",)),
+          Example(
           "import torch, torch.nn as nn\n"
           "logits = torch.randn(8, 4, requires_grad=True)\n"
           "labels = torch.tensor([0, 3, 1, 2, 2, 0, 1, 3])\n"
@@ -849,6 +869,12 @@ def rgb_mask(ctx) -> Hint | None:
 @rule("NLH312", "shape-mismatch", "input and target have a different number of values or channels per sample",
       families=SHAPE_FAMILIES,
       examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "rate_head = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 3))   # log-rates of 3 counters\n"
+          "x, counts = torch.randn(16, 6), torch.poisson(torch.full((16, 2), 4.0))\n"
+          "loss = nn.PoissonNLLLoss()(rate_head(x), counts)",
+          expect=("(16, 3)", "(16, 2)", "nn.Linear(rate_head[2].in_features, 2)")),
+          Example(
           "import torch, torch.nn as nn\n"
           "model = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 3))\n"
           "x, y = torch.randn(16, 6), torch.randn(16, 2)\n"

@@ -191,6 +191,12 @@ def bad_label_smoothing(ctx) -> Hint | None:
       families=("hyperparameter",),
       examples=(Example(
           "import torch, torch.nn as nn\n"
+          "criterion = nn.SmoothL1Loss(beta=-0.5)\n"
+          "pred, target = torch.randn(8, 4), torch.randn(8, 4)\n"
+          "loss = criterion(pred, target)",
+          expect=("criterion = nn.SmoothL1Loss(beta=0.5)",)),
+          Example(
+          "import torch, torch.nn as nn\n"
           "criterion = nn.HuberLoss(delta=-1.0)\n"
           "loss = criterion(torch.randn(8), torch.randn(8))",
           expect=("nn.HuberLoss(delta=1.0)",)),

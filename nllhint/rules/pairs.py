@@ -573,5 +573,44 @@ def ranking_dims(ctx) -> Hint | None:
                 message=base + " Give all three the layout of one score per pair, (N,).", fix=None)
 
 
-RULES = [distance_function_kind, triplet_dims, triplet_widths, triplet_batches, cosine_target_shape,
+@rule("NLH529", "shape-mismatch", "HingeEmbeddingLoss given (N, D) vectors instead of one distance per pair",
+      families=("broadcast",),
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "encoder = nn.Linear(20, 8)\n"
+          "left, right = encoder(torch.randn(16, 20)), encoder(torch.randn(16, 20))\n"
+          "same = torch.randint(0, 2, (16,)).float() * 2 - 1      # +1 similar, -1 dissimilar\n"
+          "loss = nn.HingeEmbeddingLoss(margin=2.0)(left - right, same)",
+          expect=("F.pairwise_distance(left, right)", "(16, 8)")),))
+def hinge_vectors(ctx) -> Hint | None:
+    """HingeEmbeddingLoss takes a distance (a non-negative number) per pair with a +1/-1 target: a difference
+    of embeddings must be reduced to its norm first."""
+    if ctx.loss != "hinge_embedding_loss":
+        return None
+    inp, tgt = ctx.t("input"), ctx.t("target")
+    if inp is None or tgt is None or inp.ndim != 2 or tgt.ndim != 1 or tgt.shape[0] != inp.shape[0]:
+        return None
+    import ast
+
+    expr = ctx.name("input")
+    fix = None
+    try:
+        node = ast.parse(expr.strip(), mode="eval").body
+    except SyntaxError:
+        node = None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub):
+        pair = f"F.pairwise_distance({ast.get_source_segment(expr.strip(), node.left)}, " \
+               f"{ast.get_source_segment(expr.strip(), node.right)})"
+        fix = pick_fix(ctx, {"input": pair})
+    n, d = inp.shape
+    return Hint(
+        title=f"{ctx.code('input')} is {shape_text(inp.shape)}: HingeEmbeddingLoss takes one distance per pair, ({n},)",
+        message=(f"HingeEmbeddingLoss scores a distance per pair against its target ({ctx.code('target')}: +1 for "
+                 f"similar, -1 for dissimilar), so its input is ({n},). {ctx.code('input')} holds {d} values per "
+                 "pair: reduce them to a distance first (the L2 norm of the difference, or 1 - cosine similarity)."),
+        fix=fix,
+    )
+
+
+RULES = [distance_function_kind, hinge_vectors, triplet_dims, triplet_widths, triplet_batches, cosine_target_shape,
          cosine_input_dims, pair_widths, pair_target_length, ranking_dims]
