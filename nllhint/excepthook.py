@@ -18,8 +18,11 @@ def _hook(etype, value, tb):
 
         findings = explain(value)
         if findings:
+            from .distributed import present  # torchrun: one full hint per mistake, labelled with its rank
+
             color = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
-            print("\n" + render(findings, color=color, width=100), file=sys.stderr)
+            caller = sys._getframe().f_back  # torch's rank-labelling hook when it wraps ours, else None
+            print("\n" + present(findings, lambda fs: render(fs, color=color, width=100), caller), file=sys.stderr)
     except BaseException as exc:
         print(f"nllhint: could not build a hint ({type(exc).__name__})", file=sys.stderr)
 
