@@ -140,7 +140,7 @@ class LightWatch:
             return
         from . import watcher
 
-        watch = watcher.Watch(sample=1, audit_at=(), min_severity="warning")
+        watch = _light_watch_class()(sample=1, audit_at=(), min_severity="warning")
         watch.listener = self._found
         with watcher._PATCHES.lock:
             watch.start()
@@ -197,6 +197,18 @@ class LightWatch:
 
 def watcher_max_sites() -> int:
     return 5_000
+
+
+def _light_watch_class():
+    """A Watch without the report-only work: an exception is explained once, by the exception hook,
+    not also as it passes through the wrapper (that is for the report of a watch that may catch it)."""
+    from .watcher import Watch
+
+    class LightWatch(Watch):
+        def _note_raised(self, site, exc, frame) -> None:
+            return None
+
+    return LightWatch
 
 
 # --- IPython ------------------------------------------------------------------------------------------------

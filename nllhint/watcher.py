@@ -292,13 +292,13 @@ def _make_wrapper(name: str, original):
             examine = n <= site.sample or n in site.audit_at  # the first calls, then 16, 64, 256, ...
             if examine:  # accelerators: a class index out of range raises here, not as a device assert
                 early = watch._precheck_safely(site, args, kwargs)
-                if early is not None:
+                if early is not None:  # raise the CPU kernel's error from a stand-in of the loss's frame
                     site.raised += 1
                     try:
-                        raise early
+                        early()
                     except IndexError as error:
-                        if unlink:  # the traceback ends at the caller's line, as for the CPU kernel's error
-                            error.__traceback__ = None
+                        if unlink and error.__traceback__ is not None:
+                            error.__traceback__ = error.__traceback__.tb_next
                         raise
             try:
                 result = original(*args, **kwargs)
@@ -1010,7 +1010,26 @@ def target_out_of_range(name: str, args, kwargs):
         low, high = torch.stack(torch.aminmax(labels)).tolist()  # the one read
     if 0 <= low and high < classes:
         return None
-    return IndexError(f"Target {high if high >= classes else low} is out of bounds.")
+    error = IndexError(f"Target {high if high >= classes else low} is out of bounds.")
+    stand_in = types.FunctionType(_stand_in(name), {"__nllhint_error__": error, "__builtins__": __builtins__}, name)
+    return functools.partial(stand_in, **bound)
+
+
+@functools.lru_cache(maxsize=8)
+def _stand_in(name: str):
+    """The code of a function that raises the error in its globals from a frame like the loss's own: same
+    name, file and first line as ``torch.nn.functional.<name>``, the loss's parameters as its locals.
+    So the traceback of a range error caught before the kernel reads as the CPU kernel's would, and the
+    exception hints find the loss call (input, target, options) as for any loss error."""
+    import torch.nn.functional as F
+
+    original = _PATCHES.originals.get(name) or getattr(F, name)
+    original = getattr(original, "__nllhint_original__", original)
+    params = [p for p in _signature(name).parameters]
+    source = f"def {name}({', '.join(params)}):\n    raise __nllhint_error__\n"
+    space: dict = {}
+    exec(compile(source, original.__code__.co_filename, "exec"), space)
+    return space[name].__code__.replace(co_firstlineno=original.__code__.co_firstlineno - 1)
 
 
 @functools.lru_cache(maxsize=64)
