@@ -236,6 +236,51 @@ def test_one_hot_on_cuda(cuda):
     assert "restart the kernel" in run.out
 
 
+# --- the variant, from the code and the metadata -------------------------------------------------------------------
+
+def test_padding_minus_one_in_token_labels_gets_ignore_index(cuda):
+    run = cuda.run("""
+        import torch, torch.nn.functional as F
+        scores = torch.randn(4, 12, 9, device="meta", requires_grad=True)
+        tags = torch.randint(0, 9, (4, 12), device="meta")
+        tags[:, 10:] = -1   # padding after each sentence
+        loss = F.cross_entropy(scores.view(-1, 9), tags.view(-1))
+        raise torch.AcceleratorError(ASSERT_MESSAGE)
+    """)
+    assert_explained(run.out, "tags.view(-1)", 9)
+    assert "The code puts -1 into `tags`" in run.out
+    assert "loss = F.cross_entropy(scores.view(-1, 9), tags.view(-1), ignore_index=-1)" in run.out
+
+
+def test_a_loss_that_already_ignores_255_is_not_told_to(cuda):
+    run = cuda.run("""
+        import torch, torch.nn as nn
+        criterion = nn.CrossEntropyLoss(ignore_index=255)
+        seg = torch.randn(2, 3, 8, 8, device="meta", requires_grad=True)
+        gt = torch.randint(0, 3, (2, 8, 8), device="meta")
+        gt[:, 0] = 255
+        loss = criterion(seg, gt)
+        raise RuntimeError(OLD_MESSAGE)
+    """)
+    assert_explained(run.out, "gt", 3)
+    assert "ignore_index=255" in run.out  # read back from the autograd node
+    assert "does not ignore it" not in run.out
+
+
+def test_a_class_count_larger_than_the_model_output(cuda):
+    run = cuda.run("""
+        import torch, torch.nn as nn
+        num_classes = 12
+        model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 10)).to("meta")
+        x = torch.randn(16, 20, device="meta")
+        y = torch.randint(0, num_classes, (16,), device="meta")
+        loss = nn.CrossEntropyLoss()(model(x), y)
+        raise torch.AcceleratorError(ASSERT_MESSAGE)
+    """)
+    assert_explained(run.out, "y", 10)
+    assert "`num_classes` is 12 but `model(x)` has only 10 outputs" in run.out
+
+
 # --- where the hint must stay quiet ------------------------------------------------------------------------------
 
 def test_a_cuda_error_with_no_loss_in_sight_gets_no_hint(cuda):

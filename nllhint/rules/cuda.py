@@ -127,23 +127,40 @@ def _from_loss_frame(ctx) -> Suspect | None:
     return suspect
 
 
+@dataclass(frozen=True)
+class _Found:
+    """A loss line and where it was found: in the failing function or cell (``failing``), or a cell before."""
+
+    line: object  # recent.LossLine
+    where: str
+    lookup: object
+    failing: bool
+    before_failure: bool  # above the failing line (so it ran), or in an earlier cell
+
+
 def _from_code_and_graph(ctx) -> Suspect | None:
     from ..recent import constructors, loss_lines
 
     texts = _texts(ctx)
     built = constructors([text for text, _ in texts])
-    lines = []  # (LossLine, where, lookup), newest text first, the last call of a text first
-    for text, (where, first, lookup, upto) in texts:
-        found = loss_lines(text, lookup, built, upto=upto)
-        lines.extend((line, where(first + line.lineno - 1), lookup) for line in reversed(found))
-    graph = _graph(ctx, [name for line, _, _ in lines for name in line.assigned])
+    found = []  # newest text first, the last call of a text first
+    for i, (text, (where, first, lookup, upto)) in enumerate(texts):
+        for line in reversed(loss_lines(text, lookup, built, upto=upto)):
+            found.append(_Found(line, where(first + line.lineno - 1), lookup, failing=i == 0 and upto is not None,
+                                before_failure=not (i == 0 and upto is not None and line.lineno >= upto)))
+    follow_on = _form(ctx) is not None
+    # a follow-on error (cuDNN, cuBLAS, illegal access) is blamed on a loss only with direct evidence:
+    # a loss in the autograd history of what the failing statement uses, or a loss that ran above it
+    graph = _graph(ctx, [] if follow_on else [name for f in found for name in f.line.assigned])
+    if follow_on and graph is None:
+        found = [f for f in found if f.failing and f.before_failure]
     suspect = None
     if graph is not None:
         holder, node, facts = graph
-        line = next((entry for entry in lines if holder in entry[0].assigned), None)
-        if line is None and lines and texts and lines[0][1] and _same_text(lines[0], texts[0]):
-            line = lines[0]  # the failing code's own loss call, assigned to no name we saw
-        suspect = _suspect_from_line(line) if line else Suspect(loss=LOSS_NODES[node], label=f"F.{LOSS_NODES[node]}")
+        entry = next((f for f in found if holder in f.line.assigned), None)
+        if entry is None and found and found[0].failing:
+            entry = found[0]  # the failing code's own loss call, assigned to no name we saw
+        suspect = _suspect_from_line(entry) if entry else Suspect(loss=LOSS_NODES[node], label=f"F.{LOSS_NODES[node]}")
         suspect.holder, suspect.node = holder, node
         suspect.classes = facts.get("classes") or suspect.classes
         suspect.input_meta = facts.get("input") or suspect.input_meta
@@ -153,30 +170,22 @@ def _from_code_and_graph(ctx) -> Suspect | None:
         if "ignore_index" in facts:
             suspect.ignore_index, suspect.ignore_known = facts["ignore_index"], True
     else:
-        for entry in lines:
+        for entry in found:
             candidate = _suspect_from_line(entry)
-            failing = bool(texts) and _same_text(entry, texts[0])
             if candidate.device and not candidate.device.startswith("cpu"):
                 suspect = candidate
                 break
-            if failing and candidate.device is None and entry[0].loss != "one_hot":
+            if entry.failing and candidate.device is None:
                 suspect = candidate  # in the failing code itself: named even when its tensors can't be looked up
-                break
-            if failing and candidate.device is None and entry[0].loss == "one_hot":
-                suspect = candidate
                 break
     if suspect is not None:
         suspect.texts = [text for text, _ in texts]
     return suspect
 
 
-def _same_text(entry, text_entry) -> bool:
-    return entry[2] is text_entry[1][2]
-
-
-def _suspect_from_line(entry) -> Suspect:
+def _suspect_from_line(entry: _Found) -> Suspect:
     """What a loss line says, with the metadata of the plain names it uses (looked up, never evaluated)."""
-    line, where, lookup = entry
+    line, where, lookup = entry.line, entry.where, entry.lookup
     if line.loss == "one_hot":
         suspect = Suspect(loss="one_hot", label="F.one_hot", target=line.arg("tensor"), line=line, where=where)
         classes = line.arg("num_classes")
