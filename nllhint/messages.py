@@ -106,6 +106,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     ),
     "var-size": (r"var is of incorrect size",),
     "var-type": (r"any\(\) received an invalid combination of arguments - got \((?P<type>bool)\)",
+                 r"any\(\): argument 'input' \(position 1\) must be Tensor, not (?P<type>bool|float|int)",
                  r"'(?P<type>float|int)' object has no attribute '(?:size|dim|shape)'"),
     "weight-ndim": (
         r"weight must be one-dimensional",

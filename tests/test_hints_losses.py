@@ -343,3 +343,27 @@ def test_correct_calls_of_these_losses_raise_nothing(ipython):
     ''')
     assert run.success, run.out
     assert "nllhint" not in run.out
+
+
+def test_cosine_embedding_on_per_token_features_with_one_target(ipython):
+    run = ipython.run('''
+        import torch, torch.nn as nn
+        cosine = nn.CosineEmbeddingLoss()
+        output = {"s_l": torch.randn(46, 16, 50), "c_l": torch.randn(46, 16, 50)}
+        sim = cosine(output["s_l"], output["c_l"], torch.tensor([-1])).mean(0)
+    ''')
+    assert not run.success and "1D target tensor expects 2D input tensors" in run.out
+    assert "NLH525" in run.out
+    assert 'output["s_l"].reshape(-1, 50), output["c_l"].reshape(-1, 50)' in run.out
+
+
+def test_gaussian_var_shared_over_spatial_axes(ipython):
+    run = ipython.run('''
+        import torch, torch.nn as nn
+        loss_fn = nn.GaussianNLLLoss()
+        pred, target = torch.randn(4, 3, 8, 8), torch.randn(4, 3, 8, 8)
+        var = torch.rand(4, 3, 1, 1) + 0.1     # one variance per image and channel
+        loss = loss_fn(pred, target, var)
+    ''')
+    assert not run.success and "var is of incorrect size" in run.out
+    assert "NLH550" in run.out and "loss_fn(pred, target, var.expand_as(pred))" in run.out

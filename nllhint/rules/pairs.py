@@ -418,6 +418,23 @@ def cosine_input_dims(ctx) -> Hint | None:
                      "(on a distance) fits instead."),
             fix=None,
         )
+    if y.ndim == 1 and x1.ndim >= 3 and y.shape[0] != x1.shape[0]:
+        d = x1.shape[-1]
+        rows = 1
+        for size in x1.shape[:-1]:
+            rows *= size
+        if y.shape[0] not in (1, rows):
+            return None
+        which = ("one target for every vector" if y.shape[0] == 1 else f"one target per vector ({rows})")
+        return Hint(
+            title=f"{ctx.code('input1')} and {ctx.code('input2')} are {shape_text(x1.shape)}: CosineEmbeddingLoss "
+                  f"takes (N, D) rows",
+            message=(f"CosineEmbeddingLoss compares (N, D) embeddings row by row (or one (D,) pair). "
+                     f"{ctx.code('target')} {shape_text(y.shape)} gives {which}, so each of the {rows} "
+                     f"{d}-dim vectors is a pair: make them rows."),
+            fix=pick_fix(ctx, {"input1": ctx.with_method("input1", f".reshape(-1, {d})"),
+                               "input2": ctx.with_method("input2", f".reshape(-1, {d})")}),
+        )
     if y.ndim == 1 and x1.ndim >= 3 and x1.shape[0] == y.shape[0]:
         pool = ctx.with_method("input1", ".mean(1)"), ctx.with_method("input2", ".mean(1)")
         return Hint(

@@ -70,6 +70,16 @@ def gaussian_var_shape(ctx) -> Hint | None:
     n = shape[0]
     base = (f"GaussianNLLLoss takes a var for {ctx.code('input')} {shape_text(shape)} of {_accepted(shape)}; "
             f"{name} is {shape_text(v) if v else 'a 0-d tensor'}.")
+    if len(v) == len(shape) and all(b in (a, 1) for a, b in zip(shape, v)):
+        ones = [d for d, (a, b) in enumerate(zip(shape, v)) if a != b]
+        return Hint(
+            title=f"{name} {shape_text(v)} broadcasts to {ctx.code('input')} {shape_text(shape)}, but GaussianNLLLoss "
+                  f"accepts only one size-1 axis",
+            message=(base + f" {name} is size 1 at dims {', '.join(map(str, ones))}: one variance shared over "
+                     "those axes, which is a valid model, but PyTorch's check only allows a single such axis "
+                     "(older releases only the last one). Expand it to the input's shape; the loss is the same."),
+            fix=pick_fix(ctx, {"var": ctx.with_method("var", f".expand_as({iname})")}),
+        )
     if var.numel == inp.numel and var.numel > 1:
         return Hint(
             title=f"{name} {shape_text(v)} holds one variance per prediction, but not shaped like "
@@ -134,8 +144,8 @@ def gaussian_var_number(ctx) -> Hint | None:
                     fix=pick_fix(ctx, {"var": new}), evidence=())
     inp = ctx.name("input")
     return Hint(title=f"var={written} is a float, which this PyTorch's GaussianNLLLoss does not accept",
-                message=("Before PyTorch 2.0 var had to be a tensor; give one variance per prediction, shaped like "
-                         "the input."),
+                message=("The installed PyTorch needs var as a tensor (newer releases also take a float); give one "
+                         "variance per prediction, shaped like the input."),
                 fix=pick_fix(ctx, {"var": f"torch.full_like({inp}, {written})"}), evidence=())
 
 
