@@ -33,10 +33,11 @@ class _Session:
         self.watch = Watch(**self.options)
         self.watch.start()
 
-    def end(self, *, show: bool = True) -> None:
+    def end(self, *, show: bool = True, clean: bool = True) -> None:
+        """Stop the watch; print the report if ``show`` (a clean one only if ``clean`` and not ``quiet``)."""
         watch, self.watch = self.watch, None
         if watch is None:
             return
         self.report = watch.stop()
-        if show and (self.report.findings or not self.quiet):
+        if show and (self.report.findings or (clean and not self.quiet)):
             print(self.report.render(brief=self.brief), file=self.file or sys.stdout, flush=True)

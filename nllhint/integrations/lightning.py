@@ -50,4 +50,4 @@ class LossCheck(Callback):
         self._session.end()
 
     def on_exception(self, trainer, pl_module, exception) -> None:
-        self._session.end()  # what was found before the crash; the exception's own hint comes after it
+        self._session.end(clean=False)  # what was found before the crash; the exception's hint comes after it
