@@ -29,9 +29,7 @@ LOSS_NODES = {"NllLossBackward0": "nll_loss", "NllLoss2DBackward0": "nll_loss",
               "MultiMarginLossBackward0": "multi_margin_loss"}
 GRAPH_NODES = 64  # autograd nodes visited per tensor
 MAX_NAMES = 40  # names of the failing statement looked up
-PADDING = (255, -1)
-CLASS_COUNT = re.compile(r"^(num_classes|num_labels|n_classes|n_labels|nclasses|num_class|nb_classes|"
-                         r"number_of_classes|num_outputs|n_outputs)$", re.I)
+CLASS_COUNTS = ("num_classes", "num_labels", "n_classes", "nb_classes", "NUM_CLASSES", "N_CLASSES")
 FOLLOW_ON = (("cuDNN", re.compile(r"cuDNN error|CUDNN_STATUS")),
              ("cuBLAS", re.compile(r"CUBLAS_STATUS")),
              ("illegal memory access", re.compile(r"illegal memory access")),
@@ -118,7 +116,7 @@ def _from_loss_frame(ctx) -> Suspect | None:
         suspect.input_meta, suspect.device = _meta(facts.shape, facts.dtype, facts.device), facts.device
     if target is not None:
         suspect.target_meta, suspect.target_ndim = _meta(target.shape, target.dtype, target.device), target.ndim
-    suspect.texts = [t for t, _ in _texts(ctx)[:1]]
+    suspect.texts = [source.text for source in _texts(ctx)[:1]]
     if ctx.call is not None:
         from ..recent import loss_lines
 
@@ -142,12 +140,13 @@ def _from_code_and_graph(ctx) -> Suspect | None:
     from ..recent import constructors, loss_lines
 
     texts = _texts(ctx)
-    built = constructors([text for text, _ in texts])
+    built = constructors([source.text for source in texts])
     found = []  # newest text first, the last call of a text first
-    for i, (text, (where, first, lookup, upto)) in enumerate(texts):
-        for line in reversed(loss_lines(text, lookup, built, upto=upto)):
-            found.append(_Found(line, where(first + line.lineno - 1), lookup, failing=i == 0 and upto is not None,
-                                before_failure=not (i == 0 and upto is not None and line.lineno >= upto)))
+    for source in texts:
+        failing = source.upto is not None
+        for line in reversed(loss_lines(source.text, source.lookup, built, upto=source.upto)):
+            found.append(_Found(line, source.where(line.lineno), source.lookup, failing=failing,
+                                before_failure=not (failing and line.lineno >= source.upto)))
     follow_on = _form(ctx) is not None
     # a follow-on error (cuDNN, cuBLAS, illegal access) is blamed on a loss only with direct evidence:
     # a loss in the autograd history of what the failing statement uses, or a loss that ran above it
@@ -179,7 +178,7 @@ def _from_code_and_graph(ctx) -> Suspect | None:
                 suspect = candidate  # in the failing code itself: named even when its tensors can't be looked up
                 break
     if suspect is not None:
-        suspect.texts = [text for text, _ in texts]
+        suspect.texts = [source.text for source in texts]
     return suspect
 
 
@@ -299,46 +298,42 @@ def _keyword(call: str | None, key: str) -> str | None:
     return next((ast.unparse(k.value) for k in node.keywords if k.arg == key), None)
 
 
-def _texts(ctx) -> list:
-    """``[(text, (where(lineno), first line, lookup, last line to read))]``: the failing function or cell,
-    then the cells before it, newest first."""
-    import linecache
+@dataclass(frozen=True)
+class _Source:
+    """Code to search for loss calls: the failing function or cell (with the failing line), or an earlier cell."""
+
+    text: str
+    where: object  # line number in ``text`` -> "cell [4], line 3" / "train.py:17"
+    lookup: object  # name -> the object bound to it there (a dictionary read)
+    upto: int | None = None  # the failing line, in ``text``'s numbering; None for earlier cells
+
+
+def _texts(ctx) -> list[_Source]:
+    """The failing function or cell, then the cells run before it (IPython's history), newest first."""
+    import sys
+    import textwrap
 
     from ..context import location_of
+    from ..recent import history
 
-    frame = getattr(ctx, "_user_frame", None)
     out = []
+    frame = getattr(ctx, "_user_frame", None)
     found = ctx.user_source()
     if frame is not None and found:
         text, first = found
         filename = frame.f_code.co_filename
         failing = _failing_line(ctx)
-        out.append((_dedent(text), (lambda n, f=filename: location_of(f, n), first, lambda name: ctx.lookup(name),
-                                    (failing - first + 1) if failing else None)))
+        out.append(_Source(textwrap.dedent(text), lambda n, f=filename, d=first - 1: location_of(f, n + d),
+                           lambda name: ctx.lookup(name), (failing - first + 1) if failing else None))
     number = _cell_number(ctx.location)
-    if number is None:
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and number is not None else None
+    ns = getattr(shell, "user_ns", None)
+    if not isinstance(ns, dict):
         return out
-    ipython = __import__("sys").modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None
-    if shell is None:
-        return out
-    from ..recent import history
-
-    ns = getattr(shell, "user_ns", {})
-
-    def lookup(name, ns=ns):
-        return ns.get(name) if isinstance(ns, dict) else None
-
     for cell, text in history(shell, number):
-        out.append((text, (lambda n, c=cell: f"cell [{c}], line {n}", 1, lookup, None)))
-    del linecache
+        out.append(_Source(text, lambda n, c=cell: f"cell [{c}], line {n}", ns.get))
     return out
-
-
-def _dedent(text: str) -> str:
-    import textwrap
-
-    return textwrap.dedent(text)
 
 
 def _failing_line(ctx) -> int | None:
@@ -479,7 +474,7 @@ def _variant(suspect: Suspect, lookup) -> tuple[str, str] | None:
                     f"{ignore if suspect.ignore_known else 'left at -100'}): {pad} is read as a class index.",
                     fixed)
         # too few outputs: the user's own class count is larger than C
-        for name in ("num_classes", "num_labels", "n_classes", "nb_classes", "NUM_CLASSES", "N_CLASSES"):
+        for name in CLASS_COUNTS:
             value = lookup(name) if lookup else None
             if type(value) is int and value > suspect.classes:
                 return (f"`{name}` is {value} but {_code(suspect.input, 'the input')} has only "
