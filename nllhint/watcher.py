@@ -896,7 +896,12 @@ class _BackwardPatch:
                         site = _ACTIVE[-1]._sites.get(key)  # a hand-written loss with findings: count
                         if site is not None:
                             site.calls = n
-            return original(*args, **kwargs)
+            try:
+                return original(*args, **kwargs)
+            except BaseException as exc:
+                if _ACTIVE and getframe(1).f_code is not skip_caller:
+                    _backward_raised(exc, getframe(0))
+                raise
 
         return backward
 
@@ -925,6 +930,41 @@ def _on_backward(tensors, frame, key, n) -> None:
             raise
 
 
+def _backward_raised(exc: BaseException, wrapper_frame) -> None:
+    """A backward() that raised under the watch: explained like a loss call's error (see _note_raised)."""
+    try:
+        watch = _ACTIVE[-1]
+        frame = wrapper_frame.f_back
+        while frame is not None:
+            kind = _INTERNAL.get(id(frame.f_code)) or _classify(frame.f_code)
+            if kind is _USER:
+                break
+            frame = frame.f_back
+        if frame is None:
+            return
+        key = (id(frame.f_code), frame.f_lasti)
+        site = _backward_site(watch, frame, key, _BACKWARD.counts.get(key, 1))
+        site.raised += 1
+        if site.raised == 1:
+            _note_raised(site, exc, frame, wrapper_frame)
+    except Exception:
+        if os.environ.get("NLLHINT_DEBUG"):
+            raise
+
+
+def _backward_site(watch: "Watch", frame, key, n: int) -> _Site:
+    site = watch._sites.get(key)
+    if site is None:
+        location_of = _lazy().location_of
+        site = _Site(order=len(watch._sites), loss="backward", label="backward()", module=None,
+                     location=location_of(frame.f_code.co_filename, frame.f_lineno), expression="")
+        site.source = (None, None, frame.f_code.co_filename, None, frame.f_lineno)
+        site.code = frame.f_code
+        site.calls = n
+        watch._sites[key] = site
+    return site
+
+
 def _walk_backward(watch: "Watch", tensors, frame, key, n: int) -> None:
     import torch
 
@@ -941,15 +981,8 @@ def _walk_backward(watch: "Watch", tensors, frame, key, n: int) -> None:
                 found += [f for f in handwritten.walk(t) if f.kind not in {g.kind for g in found}]
     if not found:
         return
-    site = watch._sites.get(key)
-    if site is None:
-        location_of = _lazy().location_of
-        site = _Site(order=len(watch._sites), loss="backward", label="hand-written loss", module=None,
-                     location=location_of(frame.f_code.co_filename, frame.f_lineno), expression="")
-        site.source = (None, None, frame.f_code.co_filename, None, frame.f_lineno)
-        site.code = frame.f_code
-        site.calls = n
-        watch._sites[key] = site
+    site = _backward_site(watch, frame, key, n)
+    site.label = "hand-written loss"
     categories = {"NLH830": "unstable-log", "NLH831": "unstable-log", "NLH832": "unstable-log",
                   "NLH833": "unstable-log"}
     for item, hint in handwritten.hints(found, frame.f_code.co_filename, _lazy().location_of):

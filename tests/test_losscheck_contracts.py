@@ -146,6 +146,48 @@ labels = torch.randint(0, 2, (32, 1)).float()
 preds = model(torch.randn(32, 10))
 loss = criterion(labels, preds)
 """, "NLH826", "bce-range", "loss = criterion(preds, labels)"),
+    "multilabel-soft-margin-given-index-lists": ("""
+criterion = nn.MultiLabelSoftMarginLoss()
+model = nn.Linear(16, 5)
+labels = torch.tensor([[3, 0, -1, -1, -1], [1, -1, -1, -1, -1], [4, 2, 1, -1, -1], [0, -1, -1, -1, -1]])
+loss = criterion(model(torch.randn(4, 16)), labels)
+""", "NLH828", "target-shape", "F.one_hot(labels.long() + 1, 5 + 1)"),
+    "bce-class-weight-on-width": ("""
+seg = nn.Conv2d(3, 3, 1)
+img = torch.randn(2, 3, 16, 3)
+masks = (torch.rand(2, 3, 16, 3) > 0.5).float()
+criterion = nn.BCEWithLogitsLoss(weight=torch.tensor([0.2, 1.0, 3.0]))
+loss = criterion(seg(img), masks)
+""", "NLH829", "weight-size", "view(-1, 1, 1)"),
+    "gaussian-nll-var-before-target": ("""
+class Head(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 2)
+        self.nll = nn.GaussianNLLLoss()
+    def forward(self, x, y):
+        mu, raw = self.fc(x).chunk(2, dim=-1)
+        return self.nll(mu, F.softplus(raw) + 1e-6, y)
+loss = Head()(torch.randn(64, 6), torch.rand(64, 1) + 2)
+""", "NLH835", "wrong-loss", "self.nll(mu, y, F.softplus(raw) + 1e-6)"),
+    "poisson-exp-rate-with-default-log-input": ("""
+model = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 1))
+x, counts = torch.randn(64, 5), torch.poisson(torch.full((64, 1), 4.0))
+rate = model(x).exp()
+loss = F.poisson_nll_loss(rate, counts)
+""", "NLH836", "input-not-logprob", "log_input=False"),
+    "soft-labels-swapped-keywords": ("""
+model = nn.Linear(8, 5)
+x = torch.randn(16, 8)
+soft = F.softmax(torch.randn(16, 5), dim=1)
+loss = F.cross_entropy(target=model(x), input=soft)
+""", "NLH827", "wrong-loss", "F.cross_entropy(target=soft, input=model(x))"),
+    "kd-kl-on-raw-student-scores": ("""
+student = torch.randn(32, 10, requires_grad=True)
+scores = student * 2 + 1
+teacher = F.softmax(torch.randn(32, 10) / 2.0, dim=1)
+loss = nn.KLDivLoss(reduction='batchmean')(scores, teacher)
+""", "NLH905", "kl-format", "negative"),
 }
 
 
@@ -178,3 +220,18 @@ loss = nn.CrossEntropyLoss()(model(torch.randn(8, 10)), torch.randint(0, 3, (8, 
 """)
     assert not run.success
     assert "raised and caught" not in run.out, run.out
+
+
+def test_caught_backward_error_is_explained(ipython):
+    run = ipython.run(HEAD + """
+def train_step(model, x, y):
+    per_sample = F.cross_entropy(model(x), y, reduction='none')
+    try:
+        per_sample.backward()
+    except RuntimeError as err:
+        print("skipped a batch:", err)
+train_step(nn.Linear(10, 3), torch.randn(8, 10), torch.randint(0, 3, (8,)))
+""")
+    assert run.success, run.out
+    assert "NLH701 [backward-nonscalar] raised and caught at line" in run.out, run.out
+    assert "per_sample.mean().backward()" in run.out, run.out

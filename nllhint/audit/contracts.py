@@ -362,6 +362,80 @@ _SWAPPED = [
 ]
 
 
+def _made_by(tensor, names: frozenset):
+    """(node name, steps) when ``tensor`` comes from one of ``names`` through value-moving ops only."""
+    from .provenance import _PASS
+
+    fn = getattr(tensor, "grad_fn", None)
+    for step in range(8):
+        if fn is None:
+            return None
+        name = type(fn).__name__
+        if name in names:
+            return name, step
+        if name not in _PASS:
+            return None
+        parents = [f for f, _ in fn.next_functions if f is not None]
+        fn = parents[0] if len(parents) == 1 else None
+    return None
+
+
+@audit("NLH835", "wrong-loss", "GaussianNLLLoss given (mean, var, target): the variance went in as the target",
+       losses=("gaussian_nll_loss",), severity="error",
+       examples=(Example(_HEAD + "torch.manual_seed(0)\n"
+                         "net = nn.Linear(6, 2)\n"
+                         "x, y = torch.randn(64, 6), torch.rand(64, 1) + 1\n"
+                         "mean, var = net(x).chunk(2, dim=1)\n"
+                         "var = F.softplus(var)\n"
+                         "loss = nn.GaussianNLLLoss()(mean, var, y)",
+                         expect=("NLH835", "loss = nn.GaussianNLLLoss()(mean, y, var)")),))
+def gaussian_var_as_target(call: LossCall) -> Hint | None:
+    """GaussianNLLLoss(input, target, var): the data goes second. Autograd tells: the "target" was computed
+    by the model (requires grad) and the "var" was not."""
+    a, t, v = call.tensor("input"), call.tensor("target"), call.tensor("var")
+    if a is None or t is None or v is None or not a.requires_grad or not t.requires_grad or v.requires_grad:
+        return None
+    return Hint(
+        title=f"{call.loss_label} arguments look swapped: {call.code('target')} is a model output, {call.code('var')} is data",
+        message=(f"{call.code('target')} requires grad and {call.code('var')} does not (certain: from autograd). "
+                 f"{call.loss_label} takes (input, target, var): the mean, then the observed values, then the "
+                 f"variance. With the variance in the target's place the loss fits the wrong quantity."),
+        fix=call.fix({"target": call.name("var"), "var": call.name("target")}) or
+        "call it as loss(mean, target, var)",
+    )
+
+
+@audit("NLH836", "input-not-logprob", "PoissonNLLLoss(log_input=True) given rates (exp/softplus output): exp is applied twice",
+       losses=("poisson_nll_loss",), severity="error",
+       examples=(Example(_HEAD + "torch.manual_seed(0)\n"
+                         "net = nn.Linear(5, 1)\n"
+                         "counts = torch.poisson(torch.full((64, 1), 3.0))\n"
+                         "rate = torch.exp(net(torch.randn(64, 5)))\n"
+                         "loss = nn.PoissonNLLLoss()(rate, counts)",
+                         expect=("NLH836", "log_input=False")),))
+def poisson_rate_with_log_input(call: LossCall) -> Hint | None:
+    """With log_input=True (the default) the loss computes exp(input) - target * input: the input is the
+    LOG of the rate. A rate that already went through exp/softplus is exponentiated twice."""
+    if call.options.get("log_input", True) is not True:
+        return None
+    found = _made_by(call.tensor("input"), frozenset({"ExpBackward0", "SoftplusBackward0"}))
+    if found is None:
+        return None
+    what = "exp" if found[0] == "ExpBackward0" else "softplus"
+    expr = call.code("input")
+    fix = call.set_option("log_input", "False") or (
+        f"{call.call.callee} = nn.PoissonNLLLoss(log_input=False)" if call.call and call.call.callee.isidentifier()
+        else "create the loss with nn.PoissonNLLLoss(log_input=False), or pass the log-rate")
+    return Hint(
+        title=f"{expr} is a rate ({what} output) but {call.loss_label} has log_input=True",
+        message=(f"Its grad_fn shows {what} {found[1]} op{'s' if found[1] != 1 else ''} below {expr} (certain), "
+                 f"so {expr} is already a rate. With log_input=True, {call.loss_label} reads its input as the "
+                 f"LOG of the rate and applies exp again: the model fits log(rate) instead of the rate. Pass "
+                 f"log_input=False, or give the raw output before the {what}."),
+        fix=fix,
+    )
+
+
 # --- the value outside the loss's range ------------------------------------------------------------------
 
 _RANGE_LOSSES = ("nll_loss", "kl_div", "ctc_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
@@ -458,4 +532,5 @@ _NEGATIVE_AUDITS = [
 
 
 RULES = [nll_wrong_dim, kl_over_batch, ctc_wrong_dim, zero_one_for_signs, multi_hot_for_index_lists,
-         index_lists_for_multi_hot, class_weight_on_last_dim, one_dim_class_input, *_SWAPPED, *_NEGATIVE_AUDITS]
+         index_lists_for_multi_hot, class_weight_on_last_dim, one_dim_class_input, gaussian_var_as_target,
+         poisson_rate_with_log_input, *_SWAPPED, *_NEGATIVE_AUDITS]
