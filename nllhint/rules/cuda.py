@@ -6,8 +6,8 @@ next call that waits for the GPU: ``loss.item()``, ``loss.backward()``, ``print(
 as a cuDNN/cuBLAS error in backward. After it the CUDA context is broken: any CUDA call raises again, so
 no value may be read. What is left, and what this rule reads:
 
-1. the autograd history of the tensors in the failing frame: a loss's backward node keeps its saved
-   input, target and ``ignore_index`` (shapes, dtypes and devices are metadata);
+1. the autograd history of the tensors in the failing frame: a loss's backward node keeps its
+   ``ignore_index``, and its input edge the input's shape (C) and device, all metadata;
 2. the loss call itself when the error was raised inside it (``CUDA_LAUNCH_BLOCKING=1``);
 3. the user's code: the loss calls in the failing cell or function and in the cells just before it
    (``nllhint.recent``), which name the target as the user wrote it.
@@ -163,7 +163,6 @@ def _from_code_and_graph(ctx) -> Suspect | None:
         suspect.holder, suspect.node = holder, node
         suspect.classes = facts.get("classes") or suspect.classes
         suspect.input_meta = facts.get("input") or suspect.input_meta
-        suspect.target_meta = facts.get("target") or suspect.target_meta
         suspect.target_ndim = facts.get("target_ndim", suspect.target_ndim)
         suspect.device = facts.get("device") or suspect.device
         if "ignore_index" in facts:
@@ -403,40 +402,29 @@ def _loss_node(grad_fn):
 
 
 def _node_facts(node, tensor) -> dict:
-    """What a loss node saved, as metadata: C from its input's shape, the target's shape, ignore_index."""
-    import torch
+    """What a loss node knows, as metadata: C from the shape of its input edge, and ignore_index.
 
+    Saved tensors are not unpacked: an unpack runs the saved-tensor hooks a user may have installed
+    (offloading to the CPU copies from the broken device), and a backward that already ran freed them. The
+    input's shape and device stay on the edge (a leaf's variable, or the metadata of the node producing it);
+    the target of a class-index loss has the input's shape without the class dimension.
+    """
     facts = {"device": str(tensor.device)}
-    for key, role in (("_saved_self", "input"), ("_saved_target", "target")):
-        try:
-            saved = getattr(node, key)  # a SavedVariable unpacked: a tensor object, no kernel runs
-        except Exception:  # freed by a backward that already ran
-            continue
-        if not issubclass(type(saved), torch.Tensor):
-            continue
-        shape = tuple(int(s) for s in saved.shape)
-        facts[role] = _meta(shape, str(saved.dtype).removeprefix("torch."), str(saved.device))
-        facts["device"] = str(saved.device)
-        if role == "input" and shape:
-            facts["classes"] = shape[1] if len(shape) >= 2 else shape[0]
-        if role == "target":
-            facts["target_ndim"] = len(shape)
-    if "input" not in facts:  # freed by the backward that is failing: the input edge keeps its metadata
-        try:
-            edge = node.next_functions[0][0]
-            variable = getattr(edge, "variable", None)
-            meta = variable if variable is not None else edge._input_metadata[0]
-            shape = tuple(int(v) for v in meta.shape)
-            facts["input"] = _meta(shape, str(meta.dtype).removeprefix("torch."), str(meta.device))
-            facts["device"] = str(meta.device)
-            if shape:
-                facts["classes"] = shape[1] if len(shape) >= 2 else shape[0]
-                facts.setdefault("target_ndim", max(len(shape) - 1, 1))
-        except Exception:
-            pass
     try:
-        ignore = int(node._saved_ignore_index)
-        facts["ignore_index"] = ignore - (1 << 64) if ignore >= 1 << 63 else ignore  # saved as uint64
+        edge = node.next_functions[0][0]
+        variable = getattr(edge, "variable", None)
+        meta = variable if variable is not None else edge._input_metadata[0]
+        shape = tuple(int(v) for v in meta.shape)
+        facts["input"] = _meta(shape, str(meta.dtype).removeprefix("torch."), str(meta.device))
+        facts["device"] = str(meta.device)
+        if shape:
+            facts["classes"] = shape[1] if len(shape) >= 2 else shape[0]
+            facts["target_ndim"] = max(len(shape) - 1, 1)
+    except Exception:  # another autograd version: C then comes from the user's code, if at all
+        pass
+    try:
+        ignore = int(node._saved_ignore_index)  # a plain integer attribute, saved as uint64
+        facts["ignore_index"] = ignore - (1 << 64) if ignore >= 1 << 63 else ignore
     except Exception:
         pass
     return facts
