@@ -1,11 +1,55 @@
-"""A real IPython shell, shared by the session, and helpers to run cells the way a user types them."""
+"""A real IPython shell, shared by the session, and helpers to run cells the way a user types them.
+
+The whole session (and every process it starts) sees a private home, temp directory, IPython profile
+and Jupyter directories: CI runs on a shared busy machine, so no test may read a user's IPython config,
+a user-level "python3" kernelspec, or a /tmp that other processes write to.
+"""
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 import textwrap
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+
+PRIVATE = {  # variable -> directory under the private root
+    "HOME": "home", "TMPDIR": "tmp", "IPYTHONDIR": "home/.ipython", "JUPYTER_CONFIG_DIR": "home/.jupyter",
+    "JUPYTER_DATA_DIR": "home/.local/share/jupyter", "JUPYTER_RUNTIME_DIR": "home/.local/share/jupyter/runtime",
+    "XDG_CACHE_HOME": "home/.cache", "XDG_CONFIG_HOME": "home/.config", "XDG_DATA_HOME": "home/.local/share",
+}
+_saved: dict = {}
+
+
+def pytest_configure(config):
+    """Before collection: everything machine-wide that tests could touch points into a private root."""
+    root = Path(tempfile.mkdtemp(prefix="nllhint-tests-"))
+    _saved.update({name: os.environ.get(name) for name in PRIVATE}, _root=root)
+    for name, sub in PRIVATE.items():
+        (root / sub).mkdir(parents=True, exist_ok=True)
+        os.environ[name] = str(root / sub)
+    tempfile.tempdir = None  # recomputed from TMPDIR
+    # Removed at exit, after the shell's own atexit (registered later, so run earlier) closes its history.
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+
+
+def pytest_unconfigure(config):
+    _saved.pop("_root", None)
+    for name, value in _saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    tempfile.tempdir = None
+
+
+@pytest.fixture(scope="session")
+def private_root() -> Path:
+    return Path(os.environ["HOME"]).parent
 
 
 @pytest.fixture(scope="session")

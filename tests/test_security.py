@@ -241,11 +241,18 @@ print(json.dumps({"errors": len(errors), "hinted": hinted, "events": events, "ne
 """
 
 
-def test_no_exec_no_writes_no_processes_and_no_foreign_imports():
-    cwd = os.getcwd()
-    snapshot = _entries(cwd), _entries(tempfile.gettempdir())
+def test_no_exec_no_writes_no_processes_and_no_foreign_imports(tmp_path):
+    """Watched: a working directory, a temp directory and a home of the probe's own (whatever else runs
+    on the machine writes to the machine's /tmp and home, never to these)."""
+    cwd, tmp, home = (tmp_path / name for name in ("cwd", "tmp", "home"))
+    for directory in (cwd, tmp, home):
+        directory.mkdir()
+    env = dict(os.environ, TMPDIR=str(tmp), HOME=str(home), IPYTHONDIR=str(home / ".ipython"),
+               XDG_CACHE_HOME=str(home / ".cache"), XDG_CONFIG_HOME=str(home / ".config"),
+               HYPOTHESIS_STORAGE_DIRECTORY=str(tmp_path / "hypothesis"))  # the probe's tool, not nllhint
+    snapshot = [_tree(d) for d in (cwd, tmp, home)]
     proc = subprocess.run([sys.executable, "-c", PROBE, str(TESTS), "120"], capture_output=True, text=True,
-                          timeout=300, cwd=cwd)
+                          timeout=300, cwd=cwd, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["errors"] >= 15 and result["hinted"] >= 5, result
@@ -255,24 +262,39 @@ def test_no_exec_no_writes_no_processes_and_no_foreign_imports():
     allowed = ("nllhint", "executing", "rich")
     foreign = [m for m in result["new"] if m.split(".")[0] not in stdlib and m.split(".")[0] not in allowed]
     assert foreign == [], foreign
-    assert (_entries(cwd), _entries(tempfile.gettempdir())) == snapshot
+    assert [_tree(d) for d in (cwd, tmp, home)] == snapshot
 
 
-def _entries(directory: str) -> dict:
-    """Names and modification times of a directory's entries (one level)."""
+def _tree(directory) -> dict:
+    """Every entry under ``directory`` (recursively) with its modification time."""
     out = {}
-    for entry in os.scandir(directory):
+    for path in sorted(Path(directory).rglob("*")):
         try:
-            out[entry.name] = entry.stat(follow_symlinks=False).st_mtime_ns
+            out[str(path.relative_to(directory))] = path.lstat().st_mtime_ns
         except OSError:
             pass
     return out
 
 
 def test_a_hint_and_a_watched_cell_write_nothing(ipython, tmp_path, monkeypatch):
+    """In the session's own shell: the session's private temp directory and home (tests/conftest.py),
+    and a working directory of this test's own."""
     monkeypatch.chdir(tmp_path)
     ipython.run(NAMESPACE)
-    before = _entries(str(tmp_path)), _entries(tempfile.gettempdir())
+    watched = (str(tmp_path), tempfile.gettempdir(), os.path.expanduser("~"))
+    assert all(not d.startswith("/tmp/") or "nllhint-tests-" in d for d in watched[1:]), watched
+    before = [_tree(d) for d in watched]
     assert "nllhint NLH101" in ipython.run(CELLS["property"]).out
     assert "NLH804" in ipython.run("%%losscheck\nloss = criterion(batch.outputs.softmax(1), batch.labels - 1)").out
-    assert (_entries(str(tmp_path)), _entries(tempfile.gettempdir())) == before
+    assert [_tree(d) for d in watched] == before
+
+
+def test_the_tests_see_no_machine_state(private_root, shell):
+    """tests/conftest.py: a private home, temp directory, IPython profile and Jupyter directories, so a
+    user's IPython config or kernelspec, or another process's files, cannot change what a test sees."""
+    from IPython.paths import get_ipython_dir
+    from jupyter_core.paths import jupyter_data_dir, jupyter_runtime_dir
+
+    for path in (os.path.expanduser("~"), tempfile.gettempdir(), get_ipython_dir(), jupyter_data_dir(),
+                 jupyter_runtime_dir(), shell.profile_dir.location):
+        assert Path(path).resolve().is_relative_to(private_root.resolve()), path
