@@ -103,6 +103,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     ),
     "multilabel-target-size": (
         r"inconsistent target size: (?P<target>\[[\d, ]*\]) for input of size: (?P<input>\[[\d, ]*\])",
+        r"inconsistent size (?P<target>\[[\d, ]*\]) for argument #2 'target'",  # torch < 2.1
     ),
     "var-size": (r"var is of incorrect size",),
     "var-type": (r"any\(\) received an invalid combination of arguments - got \((?P<type>bool)\)",
@@ -130,6 +131,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         r"mat1 and mat2 shapes cannot be multiplied \((?P<n>\d+)x(?P<a>\d+) and (?P<b>\d+)x(?P<m>\d+)\)",
     ),
     "elementwise-weight": (r"Weights and input must have the same size",),
+    "tensor-bool": (r"(?:Boolean|bool) value of Tensor with more than one value is ambiguous",),
     "input-0d": (r"Expected (?:input tensor to have )?1 or more dimensions \(got (?P<dim>0)\)",),
     "distance-function": (
         r"'(?P<type>\w+)' object is not callable",

@@ -367,3 +367,18 @@ def test_gaussian_var_shared_over_spatial_axes(ipython):
     ''')
     assert not run.success and "var is of incorrect size" in run.out
     assert "NLH550" in run.out and "loss_fn(pred, target, var.expand_as(pred))" in run.out
+
+
+@pytest.mark.parametrize("loss,args", [("CrossEntropyLoss", "logits, labels"), ("MSELoss", "pred, target"),
+                                       ("TripletMarginLoss", "anchor, positive, negative")])
+def test_tensors_given_to_the_constructor(ipython, loss, args):
+    run = ipython.run(f'''
+        import torch, torch.nn as nn
+        logits, labels = torch.randn(8, 5), torch.randint(0, 5, (8,))
+        pred, target = torch.randn(8, 5), torch.randn(8, 5)
+        anchor, positive, negative = torch.randn(8, 5), torch.randn(8, 5), torch.randn(8, 5)
+        for step in range(2):
+            loss = nn.{loss}({args})
+    ''')
+    assert not run.success and "value of Tensor with more than one value is ambiguous" in run.out
+    assert "NLH590" in run.out and f"loss = nn.{loss}()({args})" in run.out

@@ -278,5 +278,39 @@ def complex_kl(ctx) -> Hint | None:
                 fix=None)
 
 
-RULES = [one_score_per_sample, integer_probability_target, ignore_index_one_hot, ignore_index_soft, option_type,
+@rule("NLH590", "bad-option", "the tensors passed to the loss's constructor instead of to the built loss",
+      families=("tensor-bool", "reduction", "hyperparameter", "option-type"),
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "outputs, labels = torch.randn(8, 5), torch.randint(0, 5, (8,))\n"
+          "loss = nn.CrossEntropyLoss(outputs, labels)",
+          expect=("loss = nn.CrossEntropyLoss()(outputs, labels)",)),))
+def tensors_to_constructor(ctx) -> Hint | None:
+    """``nn.CrossEntropyLoss(outputs, labels)`` builds a loss with outputs as its class weight and labels as
+    ``size_average``: the module must be built first, then called on the tensors."""
+    if ctx.via != "init" or not ctx.module or ctx.call is None:
+        return None
+    from ..contracts import by_module
+
+    found = by_module(ctx.module)
+    takes_tensors = {"weight", "pos_weight"}
+    misplaced = [k for k in ctx.tensors if k not in takes_tensors]
+    given = [ctx.call.args[k] for k in ctx.call.args if k in ctx.tensors]
+    if not misplaced or len(given) < 2:
+        return None
+    names = ", ".join(f"`{g}`" for g in given)
+    options = ", ".join(found.options[:3]) + ", ..." if found and found.options else "reduction, ..."
+    fix = ctx.fix(callee=f"{ctx.call.callee}()") if ctx.call.callee.endswith(ctx.module) else None
+    args = ", ".join(found.forward) if found else "input, target"
+    return Hint(
+        title=f"{names} went to {ctx.module}'s constructor: build the loss first, then call it on them",
+        message=(f"nn.{ctx.module}(...) creates the loss and takes its options ({options}); the "
+                 f"tensors go to the call of the created loss, ({args}). Here {ctx.code(misplaced[0])} was taken "
+                 f"as the option {misplaced[0]}."),
+        fix=fix,
+        evidence=(),
+    )
+
+
+RULES = [tensors_to_constructor, one_score_per_sample, integer_probability_target, ignore_index_one_hot, ignore_index_soft, option_type,
          scalar_input, k_dim_target, unbatched_input, two_d_index_target, complex_kl]
