@@ -382,3 +382,17 @@ def test_tensors_given_to_the_constructor(ipython, loss, args):
     ''')
     assert not run.success and "value of Tensor with more than one value is ambiguous" in run.out
     assert "NLH590" in run.out and f"loss = nn.{loss}()({args})" in run.out
+
+
+def test_multi_margin_padding_label_is_not_given_an_ignore_index(ipython):
+    run = ipython.run('''
+        import torch, torch.nn as nn
+        svm_loss = nn.MultiMarginLoss(margin=1.0)
+        scores = torch.randn(6, 4)
+        labels = torch.tensor([0, -1, 2, 3, -1, 1])     # -1: unlabeled samples
+        loss = svm_loss(scores, labels)
+    ''')
+    assert not run.success and "target out of range" in run.out
+    assert "NLH102" in run.out and "has no ignore_index" in run.out
+    assert "loss = svm_loss(scores[keep], labels[keep])" in run.out
+    assert "MultiMarginLoss(ignore_index" not in run.out

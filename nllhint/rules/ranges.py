@@ -211,6 +211,19 @@ def padding_label(ctx) -> Hint | None:
     inside = [v for v in (target.distinct or ()) if 0 <= v < classes]
     if target.distinct is not None and not inside:
         return None
+    from ..contracts import contract
+
+    terms = contract(ctx.loss) or contract(ctx.module)
+    if terms is not None and "ignore_index" not in terms.options:  # MultiMarginLoss: nothing to switch on
+        keep = f"keep = {ctx.name('target')} != {pad}"
+        fixed = ctx.fix({"input": ctx.with_method("input", "[keep]"), "target": ctx.with_method("target", "[keep]")})
+        return Hint(
+            title=f"{ctx.code('target')} uses {pad} as a padding label, and {ctx.loss_label} has no ignore_index",
+            message=(f"Apart from {pad}, the labels lie in 0..{classes - 1} for the {classes} classes of "
+                     f"{ctx.code('input')}. {pad} marks padding or unlabeled samples; {ctx.loss_label} cannot skip "
+                     "them, so select the labelled samples before the loss."),
+            fix=keep + "\n" + (fixed or "# then pass input[keep] and target[keep]"),
+        )
     ignore = ctx.option("ignore_index")
     if ctx.module:
         fix = _module_option_fix(ctx, "ignore_index", str(pad))
