@@ -396,3 +396,18 @@ def test_multi_margin_padding_label_is_not_given_an_ignore_index(ipython):
     assert "NLH102" in run.out and "has no" in run.out and "ignore_index" in run.out
     assert "loss = svm_loss(scores[keep], labels[keep])" in run.out
     assert "MultiMarginLoss(ignore_index" not in run.out
+
+
+def test_packed_triplets_in_a_batch_not_divisible_by_3(ipython):
+    run = ipython.run('''
+        import torch, torch.nn as nn
+        from torch.utils.data import DataLoader, TensorDataset
+        net = nn.Linear(10, 4)
+        loader = DataLoader(TensorDataset(torch.randn(100, 10)), batch_size=32)
+        criterion = nn.TripletMarginLoss()
+        for (x,) in loader:
+            emb = net(x)
+            loss = criterion(emb[0::3], emb[1::3], emb[2::3])
+    ''')
+    assert not run.success
+    assert "NLH521" in run.out and "not a multiple of 3" in run.out and "drop_last=True" in run.out

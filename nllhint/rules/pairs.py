@@ -9,6 +9,8 @@ batch of another size, an extra axis, a target shaped like the inputs instead of
 
 from __future__ import annotations
 
+import re
+
 from ..probe import _num
 from .base import Example, Hint, rule
 from .options import option_fix, option_text
@@ -131,6 +133,17 @@ def triplet_batches(ctx) -> Hint | None:
     shown = ", ".join(f"{ctx.code(k)} {shape_text(f.shape)}" for k, f in found.items())
     which = (f"{ctx.code(odd)} has {rows[odd]} rows, the other two "
              f"{rows['anchor' if odd != 'anchor' else 'positive']}" if odd else "all three differ")
+    strided = all(re.search(r"\[\s*[0-2]?\s*::\s*3\s*\]", ctx.name(k)) for k in found)
+    if strided:
+        total = sum(rows.values())
+        return Hint(
+            title=f"the batch of {total} is not a multiple of 3: [0::3], [1::3], [2::3] give {shown}",
+            message=(f"{ctx.loss_label} needs as many positives and negatives as anchors. Slicing a batch of packed "
+                     f"(anchor, positive, negative) triplets with a stride of 3 only works when the batch size is "
+                     f"a multiple of 3; this batch has {total} rows (a smaller last batch, or a batch size not "
+                     "divisible by 3)."),
+            fix="DataLoader(..., batch_size=3 * k, drop_last=True)   # whole triplets in every batch",
+        )
     return Hint(
         title=f"anchor, positive and negative have different batch sizes: {shown}",
         message=(f"{ctx.loss_label} compares row i of the anchor with row i of the positive and row i of the "
