@@ -535,24 +535,20 @@ def _hint(ctx, s: Suspect) -> Hint:
         parts.append(f"The loss behind it is `{_one_line(s.line.statement)}` ({s.where}).")
     elif s.holder and s.node:
         parts.append(f"`{s.holder}` comes from {s.label} ({s.node} in its autograd history).")
+    later = "" if in_loss else ", and CUDA reports that at a later call that waits for the GPU"
     if one_hot:
-        parts.append(f"F.one_hot on CUDA asserts that every value of {target} is in {bound}.")
+        parts.append(f"F.one_hot on CUDA asserts that every value of {target} is in {bound}{later}.")
     else:
         has = f"{_code(s.input, 'The input')} has {C} classes along dim 1, so" if C else "So"
-        parts.append(f"{has} every label in {target} must be in {bound.split(' (')[0]}; the CUDA kernel of "
-                     f"{s.label} asserts it.")
+        parts.append(f"{has} every label in {target} must be in {bound.split(' (')[0]}; the kernel of "
+                     f"{s.label} asserts it{later}.")
     if form is not None:
-        parts.append(f"A {form} error right after a loss is what a device-side assert in that kernel looks "
-                     "like once later GPU work runs into it.")
-    if not in_loss:
-        parts.append("CUDA reports the assert at the next call that waits for the GPU, so the line in the "
-                     "traceback is a later one than the mistake.")
+        parts.append(f"A {form} error after a loss is how such an assert shows once later GPU work runs.")
     variant = _variant(s, lookup) if not one_hot else None
     if variant:
         parts.append(variant[0])
     restart = "the kernel" if in_ipython else "the program"
-    parts.append(f"The CUDA context is now broken: every CUDA call fails until {restart} restarts, so no "
-                 "value was read (shapes and the autograd history only).")
+    parts.append(f"Every CUDA call now fails until {restart} restarts, so no value was read.")
 
     again = ("re-run the cell with CUDA_LAUNCH_BLOCKING=1, on the CPU, or under %%losscheck" if in_ipython
              else "run it with CUDA_LAUNCH_BLOCKING=1, on the CPU, or with nllhint run --check")
@@ -563,18 +559,17 @@ def _hint(ctx, s: Suspect) -> Hint:
         fix.append(f"print({name}.min().item(), {name}.max().item())   # must lie in {bound.split(' (')[0]}")
     if variant and variant[1]:
         fix.append(variant[1])
-    evidence = []
-    width = max([len(x or "") for x in (s.target, s.input)] + [len(s.holder or "")] + [4])
-    width = min(width + 2, 26)
+    rows = []
     if s.input_meta and not one_hot:
-        evidence.append(f"{_code(s.input, 'input'):<{width}}  {s.input_meta}")
+        rows.append((_code(s.input, "input"), s.input_meta))
     if s.target_meta:
-        evidence.append(f"{_code(s.target, 'target'):<{width}}  {s.target_meta}, values unavailable: not read "
-                        "after a CUDA error")
+        rows.append((_code(s.target, "target"), f"{s.target_meta}, values not read after a CUDA error"))
     if s.node:
         ignore = f", ignore_index={s.ignore_index}" if s.ignore_known else ""
-        evidence.append(f"{_code(s.holder, 'loss'):<{width}}  {s.node} in its autograd history{ignore}")
-    return Hint(title=title, message=" ".join(parts), fix="\n".join(fix), evidence=tuple(evidence))
+        rows.append((_code(s.holder, "loss"), f"{s.node} in its autograd history{ignore}"))
+    width = min(max((len(n) for n, _ in rows), default=0), 24)
+    evidence = tuple(f"{n[:40]:<{width}}  {text}" for n, text in rows)
+    return Hint(title=title, message=" ".join(parts), fix="\n".join(fix), evidence=evidence)
 
 
 def _one_line(text: str) -> str:
