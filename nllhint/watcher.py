@@ -983,12 +983,11 @@ def _walk_backward(watch: "Watch", tensors, frame, key, n: int) -> None:
         return
     site = _backward_site(watch, frame, key, n)
     site.label = "hand-written loss"
-    categories = {"NLH830": "unstable-log", "NLH831": "unstable-log", "NLH832": "unstable-log",
-                  "NLH833": "unstable-log"}
     for item, hint in handwritten.hints(found, frame.f_code.co_filename, _lazy().location_of):
         if item.code in site.findings:
             continue
-        finding = Finding(code=item.code, category=categories[item.code], severity="warning", title=hint.title,
+        entry = handwritten.BY_CODE[item.code]  # the registry's category and severity
+        finding = Finding(code=item.code, category=entry.category, severity=entry.severity, title=hint.title,
                           message=hint.message, fix=hint.fix, location=site.location)
         site.findings[item.code] = [finding, None, 1]
 

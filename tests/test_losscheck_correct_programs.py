@@ -460,6 +460,100 @@ logp = F.log_softmax(logits / 0.7, dim=-1)
 loss = F.nll_loss(logp[mask], tags[mask])
 loss.backward()
 """,
+    "vae-bce-sum-plus-kld": """
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.mu, self.logvar, self.dec = nn.Linear(64, 32), nn.Linear(32, 8), nn.Linear(32, 8), nn.Linear(8, 64)
+    def forward(self, x):
+        h = F.relu(self.enc(x))
+        mu, logvar = self.mu(h), self.logvar(h)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return torch.sigmoid(self.dec(z)), mu, logvar
+vae = VAE()
+x = torch.rand(16, 64)
+recon, mu, logvar = vae(x)
+bce = F.binary_cross_entropy(recon, x, reduction='sum')
+kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+(bce + kld).backward()
+""",
+    "infonce-cross-entropy": """
+enc = nn.Linear(32, 16)
+a = F.normalize(enc(torch.randn(8, 32)), dim=1)
+b = F.normalize(enc(torch.randn(8, 32)), dim=1)
+logits = a @ b.t() / 0.07
+labels = torch.arange(8)
+loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels)) / 2
+loss.backward()
+""",
+    "reinforce-log-prob-with-eps": """
+policy = nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 2), nn.Softmax(dim=-1))
+states = torch.randn(10, 4)
+probs = policy(states)
+actions = torch.multinomial(probs.detach(), 1)
+returns = torch.randn(10, 1)
+log_probs = torch.log(probs.gather(1, actions) + 1e-8)
+(-(log_probs * returns).mean()).backward()
+""",
+    "distributions-normal-and-categorical": """
+net = nn.Linear(6, 4)
+out = net(torch.randn(32, 6))
+mu, log_std = out[:, :1], out[:, 1:2]
+nll = -torch.distributions.Normal(mu, log_std.exp()).log_prob(torch.randn(32, 1)).mean()
+cat = torch.distributions.Categorical(probs=F.softmax(out, dim=-1))
+ent = cat.entropy().mean()
+(nll - 0.01 * ent).backward()
+""",
+    "seq2seq-nll-ignore-pad": """
+PAD = 0
+dec = nn.Linear(16, 40)
+h = torch.randn(4, 9, 16)
+tgt = torch.randint(1, 40, (4, 9))
+tgt[:, 6:] = PAD
+criterion = nn.NLLLoss(ignore_index=PAD)
+logp = F.log_softmax(dec(h), dim=-1)
+loss = criterion(logp.view(-1, 40), tgt.view(-1))
+loss.backward()
+""",
+    "label-smoothing-kl-batchmean": """
+logits = nn.Linear(12, 6)(torch.randn(20, 12))
+y = torch.randint(0, 6, (20,))
+eps = 0.1
+smooth = torch.full((20, 6), eps / 5).scatter_(1, y.unsqueeze(1), 1 - eps)
+loss = F.kl_div(F.log_softmax(logits, dim=-1), smooth, reduction='batchmean')
+loss.backward()
+""",
+    "hand-written-bce-with-clamp": """
+p = torch.sigmoid(nn.Linear(10, 1)(torch.randn(32, 10))).clamp(1e-7, 1 - 1e-7)
+y = torch.randint(0, 2, (32, 1)).float()
+loss = -(y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean()
+loss.backward()
+""",
+    "contrastive-siamese-hand-written": """
+enc = nn.Linear(10, 4)
+d = F.pairwise_distance(enc(torch.randn(16, 10)), enc(torch.randn(16, 10)))
+same = torch.randint(0, 2, (16,)).float()
+loss = (same * d.pow(2) + (1 - same) * torch.clamp(1.0 - d, min=0).pow(2)).mean()
+loss.backward()
+""",
+    "ctc-lstm-time-major": """
+lstm = nn.LSTM(13, 32)
+proj = nn.Linear(32, 20)
+feats = torch.randn(60, 3, 13)
+out, _ = lstm(feats)
+log_probs = proj(out).log_softmax(2)
+targets = torch.randint(1, 20, (3, 15))
+ctc = nn.CTCLoss(blank=0)
+loss = ctc(log_probs, targets, torch.tensor([60, 55, 50]), torch.tensor([15, 12, 10]))
+loss.backward()
+""",
+    "gaussian-nll-teacher-mean-constant-var": """
+student = nn.Linear(6, 1)
+teacher = nn.Linear(6, 1)
+x = torch.randn(32, 6)
+loss = F.gaussian_nll_loss(student(x), teacher(x), torch.full((32, 1), 0.5))
+loss.backward()
+""",
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from . import contracts, conventions, formats, numeric, targets
+from . import contracts, conventions, formats, handwritten, numeric, targets
 from .base import Audit, Example, Hint, LossCall, audit
 
 AUDITS: list[Audit] = [
@@ -18,6 +18,7 @@ AUDITS: list[Audit] = [
     *targets.RULES,
     *numeric.RULES,
     *contracts.RULES,
+    *handwritten.RULES,
 ]
 
 

@@ -362,6 +362,10 @@ _SWAPPED = [
 ]
 
 
+_POSITIVE_MAKERS = frozenset({"SoftplusBackward0", "ExpBackward0", "EluBackward0", "PowBackward0", "AbsBackward0",
+                              "SigmoidBackward0", "ClampMinBackward0", "ClampBackward1"})
+
+
 def _made_by(tensor, names: frozenset):
     """(node name, steps) when ``tensor`` comes from one of ``names`` through value-moving ops only."""
     from .provenance import _PASS
@@ -395,6 +399,10 @@ def gaussian_var_as_target(call: LossCall) -> Hint | None:
     a, t, v = call.tensor("input"), call.tensor("target"), call.tensor("var")
     if a is None or t is None or v is None or not a.requires_grad or not t.requires_grad or v.requires_grad:
         return None
+    from .provenance import upstream
+
+    if upstream(t, _POSITIVE_MAKERS, limit=4) is None:
+        return None  # the "target" is not made positive like a variance: maybe a teacher's mean
     return Hint(
         title=f"{call.loss_label} arguments look swapped: {call.code('target')} is a model output, {call.code('var')} is data",
         message=(f"{call.code('target')} requires grad and {call.code('var')} does not (certain: from autograd). "

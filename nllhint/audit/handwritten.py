@@ -22,7 +22,7 @@ import linecache
 from dataclasses import dataclass
 
 from ..finding import Hint
-from .base import unwrap
+from .base import Example, audit, unwrap
 
 MAX_NODES = 400
 _LOSS_NODE_MARKS = ("Loss", "Entropy", "KlDiv", "Nll")
@@ -270,3 +270,74 @@ def _hint(item: LogFound, where, filename: str, location_of) -> Hint:
         fix=(f"clamp before the log: `torch.log({where[2]}.clamp_min(1e-8))`" if where else
              "clamp the log's input (x.clamp_min(1e-8)), or compute it in log space"),
     )
+
+
+# --- the registry entries (docs, examples): these run at backward(), never on a loss call ----------------
+
+_HEAD = "import torch, torch.nn as nn, torch.nn.functional as F\n"
+AT_BACKWARD = ("backward",)  # no loss call has this name: the audit loop never runs these checks
+
+
+@audit("NLH830", "unstable-log", "hand-written loss takes torch.log of a softmax: use log_softmax",
+       losses=AT_BACKWARD,
+       examples=(Example(_HEAD + "torch.manual_seed(0)\n"
+                         "model = nn.Linear(10, 4)\n"
+                         "x, y = torch.randn(16, 10), torch.randint(0, 4, (16,))\n"
+                         "onehot = F.one_hot(y, 4).float()\n"
+                         "loss = -(torch.log(F.softmax(model(x), dim=1)) * onehot).sum(1).mean()\n"
+                         "loss.backward()",
+                         expect=("NLH830", "F.log_softmax(model(x), dim=1)")),))
+def log_of_softmax_at_backward(call) -> None:
+    """Found by walking the graph under the tensor passed to backward() (bounded, first calls at each
+    backward() line): a LogBackward node directly over a softmax, maybe through gather/indexing/a product
+    with a one-hot mask. A softmax that underflows to 0 makes the loss inf."""
+    return None
+
+
+@audit("NLH831", "unstable-log", "hand-written loss takes torch.log of a sigmoid: use logsigmoid or BCE-with-logits",
+       losses=AT_BACKWARD,
+       examples=(Example(_HEAD + "torch.manual_seed(0)\n"
+                         "head = nn.Linear(10, 1)\n"
+                         "x, y = torch.randn(16, 10), torch.randint(0, 2, (16, 1)).float()\n"
+                         "p = torch.sigmoid(head(x))\n"
+                         "loss = -(y * torch.log(p)).mean()\n"
+                         "loss.backward()",
+                         expect=("NLH831", "F.logsigmoid(head(x))")),))
+def log_of_sigmoid_at_backward(call) -> None:
+    """log(sigmoid(z)) rounds to log(0) = -inf for very negative z; F.logsigmoid(z) is exact."""
+    return None
+
+
+@audit("NLH833", "unstable-log", "hand-written loss takes torch.log(1 - sigmoid(z)): use logsigmoid(-z)",
+       losses=AT_BACKWARD,
+       examples=(Example(_HEAD + "torch.manual_seed(0)\n"
+                         "head = nn.Linear(10, 1)\n"
+                         "x, y = torch.randn(16, 10), torch.randint(0, 2, (16, 1)).float()\n"
+                         "p = torch.sigmoid(head(x))\n"
+                         "loss = -((1 - y) * torch.log(1 - p)).mean()\n"
+                         "loss.backward()",
+                         expect=("NLH833", "F.logsigmoid(-head(x))")),))
+def log_of_one_minus_sigmoid_at_backward(call) -> None:
+    """1 - sigmoid(z) is exactly 0 in float32 once z > ~17, so the log is -inf; logsigmoid(-z) is the same
+    value computed stably (binary_cross_entropy_with_logits does both halves of a BCE)."""
+    return None
+
+
+@audit("NLH832", "unstable-log", "hand-written loss takes torch.log of values that reached 0 (no clamp or eps)",
+       losses=AT_BACKWARD,
+       examples=(Example(_HEAD + "torch.manual_seed(0)\n"
+                         "w = torch.randn(16, 4, requires_grad=True)\n"
+                         "scores = torch.relu(w)\n"
+                         "probs = scores / scores.sum(1, keepdim=True).clamp_min(1e-6)\n"
+                         "loss = -torch.log(probs[:, 0]).mean()\n"
+                         "loss.backward()",
+                         expect=("NLH832", "clamp")),))
+def log_of_zero_at_backward(call) -> None:
+    """The log's own saved input held an exact 0 in this call (a relu, an exp that underflowed, a product
+    with a mask): log(0) = -inf, and its gradient 1/0 poisons the parameters."""
+    return None
+
+
+RULES = [log_of_softmax_at_backward, log_of_sigmoid_at_backward, log_of_one_minus_sigmoid_at_backward,
+         log_of_zero_at_backward]
+BY_CODE = {a.code: a for a in RULES}
