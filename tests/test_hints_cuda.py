@@ -129,6 +129,22 @@ def test_assert_raised_inside_the_loss_call_itself(cuda):
     assert "at a later call" not in run.out  # raised at the loss itself
 
 
+def test_a_training_loop_moving_each_batch_to_the_device(cuda):
+    run = cuda.run("""
+        import torch, torch.nn as nn
+        device = "meta"   # "cuda" on a GPU machine
+        model = nn.Linear(20, 5).to(device)
+        criterion = nn.CrossEntropyLoss()
+        loader = [(torch.randn(8, 20), torch.randint(1, 6, (8,))) for _ in range(2)]
+        for x, y in loader:
+            out = model(x.to(device))
+            loss = criterion(out, y.to(device))
+            raise torch.AcceleratorError(ASSERT_MESSAGE)   # loss.backward() on CUDA
+    """)
+    assert_explained(run.out, "y.to(device)", 5)
+    assert "print(y.min().item(), y.max().item())" in run.out  # after a restart y is on the CPU, readable
+
+
 # --- a later cell ----------------------------------------------------------------------------------------------
 
 def test_backward_in_the_next_cell_names_the_loss_of_the_earlier_cell(cuda):

@@ -554,7 +554,7 @@ def _hint(ctx, s: Suspect) -> Hint:
              else "run it with CUDA_LAUNCH_BLOCKING=1, on the CPU, or with nllhint run --check")
     fix = [f"# restart {restart} (the CUDA context cannot recover), then see the bad labels:",
            f"#   {again}"]
-    name = s.target if s.target and re.fullmatch(r"[\w.\[\]'\"]+", s.target.strip()) else None
+    name = _value_root(s.target)
     if name:
         fix.append(f"print({name}.min().item(), {name}.max().item())   # must lie in {bound.split(' (')[0]}")
     if variant and variant[1]:
@@ -570,6 +570,20 @@ def _hint(ctx, s: Suspect) -> Hint:
     width = min(max((len(n) for n, _ in rows), default=0), 24)
     evidence = tuple(f"{n[:40]:<{width}}  {text}" for n, text in rows)
     return Hint(title=title, message=" ".join(parts), fix="\n".join(fix), evidence=evidence)
+
+
+def _value_root(expr: str | None) -> str | None:
+    """``y`` for ``y.cuda()``, ``labels.long().view(-1)``: the tensor holding the same values, when it is a name."""
+    if not expr:
+        return None
+    root = expr.strip()
+    while True:
+        stripped = re.sub(r"\.(long|int|to|cuda|cpu|detach|clone|contiguous|view|reshape|flatten|squeeze)"
+                          r"\([^()]*\)$", "", root)
+        if stripped == root:
+            break
+        root = stripped
+    return root if re.fullmatch(r"[A-Za-z_][\w.]*(\[['\"\w]+\])?", root) else None
 
 
 def _one_line(text: str) -> str:
