@@ -92,8 +92,8 @@ def ignore_index_soft(ctx) -> Hint | None:
         message=(f"{ctx.code('target')} is a float target of the input's shape, so {ctx.loss_label} reads it as "
                  "class probabilities; ignore_index only applies to class-index targets. Leave it out, and to "
                  "skip samples compute the unreduced loss and average it over a mask."),
-        fix=("loss = F.cross_entropy(logits, soft_targets, reduction='none')   # no ignore_index\n"
-             "loss = (loss * keep).sum() / keep.sum()                          # keep: 1.0 for the samples to count"),
+        fix=(f"loss = F.cross_entropy({ctx.name('input')}, {ctx.name('target')}, reduction='none')   # no ignore_index\n"
+             "loss = (loss * keep).sum() / keep.sum()   # keep: 1.0 for the samples to count"),
         evidence=(),
     )
 

@@ -539,13 +539,6 @@ def pair_target_length(ctx) -> Hint | None:
               "y = torch.Tensor([1])\n"
               "loss = nn.MarginRankingLoss(margin=1.0)(pos_score, neg_score, y)",
               expect=("torch.ones_like(pos_score)", "(1,)")),
-          Example(
-              "import torch, torch.nn as nn\n"
-              "scorer = nn.Linear(16, 1)\n"
-              "s1, s2 = scorer(torch.randn(64, 16)), scorer(torch.randn(64, 16))\n"
-              "y = torch.randint(0, 2, (64,)).float() * 2 - 1\n"
-              "loss = nn.MarginRankingLoss()(s1, s2, y)",
-              expect=("s1.squeeze(1)", "s2.squeeze(1)")),
       ))
 def ranking_dims(ctx) -> Hint | None:
     """input1, input2 and target must have the same number of dimensions (PyTorch >= 1.11 no longer
@@ -570,15 +563,8 @@ def ranking_dims(ctx) -> Hint | None:
             message=base + " Give every pair its target, shaped like the scores.",
             fix=pick_fix(ctx, {"target": new}) if new else None,
         )
-    if x1.ndim == x2.ndim == y.ndim + 1 and x1.ndim == 2 and x1.shape[1] == 1 and x2.shape[1] == 1 \
-            and x1.shape[0] == y.shape[0]:
-        return Hint(
-            title=f"the scores are ({x1.shape[0]}, 1) columns but {ctx.code('target')} is ({y.shape[0]},)",
-            message=(base + " A scorer with one output unit gives a column per sample; squeeze it so scores "
-                     "and target are all (N,)."),
-            fix=pick_fix(ctx, {"input1": ctx.with_method("input1", ".squeeze(1)"),
-                               "input2": ctx.with_method("input2", ".squeeze(1)")}),
-        )
+    if _score_columns(x1, x2, y):
+        return None  # NLH538
     if x1.ndim == x2.ndim == y.ndim + 1 and y.ndim >= 1:
         try:
             import torch
@@ -642,5 +628,35 @@ def hinge_vectors(ctx) -> Hint | None:
     )
 
 
-RULES = [distance_function_kind, hinge_vectors, triplet_dims, triplet_widths, triplet_batches, cosine_target_shape,
+def _score_columns(x1, x2, y) -> bool:
+    return (x1.ndim == x2.ndim == y.ndim + 1 and x1.ndim == 2 and x1.shape[1] == 1 and x2.shape[1] == 1
+            and x1.shape[0] == y.shape[0])
+
+
+@rule("NLH538", "shape-mismatch", "MarginRankingLoss scores as (N, 1) columns with a (N,) target",
+      families=("ranking-ndim",),
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "scorer = nn.Linear(16, 1)\n"
+          "s1, s2 = scorer(torch.randn(64, 16)), scorer(torch.randn(64, 16))\n"
+          "y = torch.randint(0, 2, (64,)).float() * 2 - 1\n"
+          "loss = nn.MarginRankingLoss()(s1, s2, y)",
+          expect=("s1.squeeze(1)", "s2.squeeze(1)")),))
+def ranking_score_columns(ctx) -> Hint | None:
+    """A scorer with one output unit gives (N, 1) scores; the target has one value per pair, (N,)."""
+    found = _pair(ctx)
+    if not found or ctx.loss != "margin_ranking_loss" or not _score_columns(*found):
+        return None
+    x1, x2, y = found
+    return Hint(
+        title=f"the scores are ({x1.shape[0]}, 1) columns but {ctx.code('target')} is ({y.shape[0]},)",
+        message=(f"{ctx.loss_label} takes input1, input2 and target with the same number of dimensions (PyTorch "
+                 "before 1.11 broadcast them; now it checks). A scorer with one output unit gives a column per "
+                 "sample; squeeze it so scores and target are all (N,)."),
+        fix=pick_fix(ctx, {"input1": ctx.with_method("input1", ".squeeze(1)"),
+                           "input2": ctx.with_method("input2", ".squeeze(1)")}),
+    )
+
+
+RULES = [distance_function_kind, hinge_vectors, ranking_score_columns, triplet_dims, triplet_widths, triplet_batches, cosine_target_shape,
          cosine_input_dims, pair_widths, pair_target_length, ranking_dims]
