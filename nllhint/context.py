@@ -66,6 +66,7 @@ class LossContext:
     graph_edges: tuple[tuple[str, str], ...] = ()  # backward errors: (node, its input node) names, same walk
     graph_results: dict[str, TensorFacts] = field(default_factory=dict)  # "Parent>SoftmaxBackward0": its output
     aliases: dict[str, str] = field(default_factory=dict)  # names without a span: 'batch["labels"]', 'model(...)'
+    unbound: set = field(default_factory=set)  # aliases that name no value of the user's (a library's keyword)
     callback: str | None = None  # a user function the loss called back that raised (a distance_function)
     _user_frame: object = field(default=None, repr=False)
     _input_params: frozenset = field(default=frozenset(), repr=False)  # id()s of parameters behind the input
@@ -116,7 +117,7 @@ class LossContext:
     def fix_arg(self, param: str, new_expr: str) -> str:
         """The user's line with one argument replaced, or ``name = new_expr`` when the line is unknown."""
         name = self.name(param)
-        if re.fullmatch(r"[A-Za-z_][\w.]*(?:\[[^\[\]]+\])?", name):
+        if param not in self.unbound and re.fullmatch(r"[A-Za-z_][\w.]*(?:\[[^\[\]]+\])?", name):
             return self.fix({param: new_expr}) or f"{name} = {new_expr}"
         return self.fix({param: new_expr})  # model(...), labels.view(-1): not something to assign to
 
@@ -608,7 +609,9 @@ def _read_library_call(ctx: LossContext, entries, user_i: int, loss_i: int, in_t
         if param is None:
             continue
         expr = call.args.get(param) or (f'{spread}["{param}"]' if spread else None)  # model(**batch)
-        if expr is None:
+        if expr is None:  # trainer.train(): the library made the batch; name it as the model received it
+            ctx.aliases[key] = param
+            ctx.unbound.add(key)
             continue
         if tuple(tensor.shape) != tuple(received[param].shape):  # the library reshaped it: labels.view(-1)
             shape = ", ".join(str(n) for n in tensor.shape) if tensor.ndim != 1 else "-1"
@@ -618,8 +621,10 @@ def _read_library_call(ctx: LossContext, entries, user_i: int, loss_i: int, in_t
         else:
             ctx.aliases[key] = expr
     call.keep(renames)
-    if ctx.input is not None and "input" not in ctx.aliases and "input" not in call.args:
-        ctx.aliases["input"] = f"{call.callee}(...)"  # the scores the library computed from the user's call
+    callee_self = entries[user_i + 1].tb_frame.f_locals.get("self")
+    if (ctx.input is not None and "input" not in ctx.aliases and "input" not in call.args
+            and _is(callee_self, torch.nn.Module)):
+        ctx.aliases["input"] = f"{call.callee}(...)"  # the scores the model computed in the user's call
     call.inside = True
     call.callee = ""  # the loss (its module, its options) is not in the user's code: nothing to rename there
     ctx.call = call

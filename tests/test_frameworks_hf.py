@@ -120,6 +120,17 @@ def test_compute_loss_override_error_is_hinted_in_its_own_names(ipython, tmp_pat
     assert re.search(r"at cell \[\d+\], line 24 · nllhint rules NLH101", hint)  # the shell drops the first blank line
 
 
+def test_default_trainer_names_the_labels_the_model_received_and_the_train_line(ipython, tmp_path):
+    cell = trainer_cell(tmp_path, shift=1).replace("trainer = MyTrainer(", "trainer = Trainer(")
+    ipython.run(cell)
+    run = ipython.run("trainer.train()")  # the loss is computed inside transformers from the batch's "labels"
+    hint = hint_part(run.out)
+    assert "nllhint NLH101 [target-range] labels are 1-based: `labels` runs 1..3, but CrossEntropyLoss" in hint
+    assert re.search(r"at cell \[\d+\], line 1 · nllhint rules NLH101", hint)
+    assert "fix" not in hint  # no line of the user's holds those labels: no made-up assignment
+    assert "modeling_bert" not in hint and "trainer.train(" not in hint and "loss_fct" not in hint
+
+
 def test_compute_loss_override_error_under_nllhint_run(tmp_path):
     script = tmp_path / "train.py"
     script.write_text(trainer_cell(tmp_path, shift=1) + "trainer.train()\n")
@@ -160,10 +171,11 @@ def test_losscheck_callback_stops_a_watch_left_by_a_failed_train(ipython, tmp_pa
     ipython.run("from nllhint.integrations.huggingface import LossCheckCallback\ncheck = LossCheckCallback()\n" + cell)
     failed = ipython.run("trainer.train()")
     assert "nllhint NLH101" in failed.out
-    assert ipython.shell.user_ns["check"]._session.watch in watcher._ACTIVE  # transformers has no on_exception
+    left = ipython.shell.user_ns["check"]._session.watch
+    assert left in watcher._ACTIVE and left._running  # transformers calls no callback when train() raises
     ipython.run("check.close()")
-    assert ipython.shell.user_ns["check"]._session.watch is None and all(
-        type(w) is watcher.Watch and w._running for w in watcher._ACTIVE)  # only watches still running
+    assert left not in watcher._ACTIVE and not left._running
+    assert ipython.shell.user_ns["check"]._session.watch is None
 
 
 def run_script(cwd, *args) -> subprocess.CompletedProcess:
