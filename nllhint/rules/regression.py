@@ -150,7 +150,7 @@ def gaussian_var_number(ctx) -> Hint | None:
 
 
 @rule("NLH552", "kl-format", "class labels given to KLDivLoss, which compares two distributions",
-      families=("integral-input",),
+      families=("integral-input", "broadcast"),
       examples=(Example(
           "import torch, torch.nn as nn, torch.nn.functional as F\n"
           "logits, labels = torch.randn(8, 5), torch.randint(0, 5, (8,))\n"
@@ -162,19 +162,22 @@ def kl_integer_target(ctx) -> Hint | None:
     if ctx.loss != "kl_div":
         return None
     inp, tgt = ctx.t("input"), ctx.t("target")
-    if inp is None or tgt is None or not inp.is_float or tgt.is_float or inp.ndim != 2:
+    if inp is None or tgt is None or not inp.is_float or inp.ndim != 2:
         return None
+    if tgt.is_float and not (tgt.values and tgt.whole and tgt.distinct and len(tgt.distinct) > 1):
+        return None  # float targets: class indices only when whole numbers, not a constant
     n, c = inp.shape
     name = ctx.code("target")
+    labels = ctx.name("target") if not tgt.is_float else ctx.with_method("target", ".long()")
     if tgt.shape == (n,) and tgt.values and tgt.min is not None and tgt.min >= 0 and tgt.max < c:
         return Hint(
             title=f"{name} holds class indices ({n},); KLDivLoss compares two distributions of shape ({n}, {c})",
             message=(f"KLDivLoss takes log-probabilities and a target distribution of the same shape. With one "
                      f"class per sample, KL against a one-hot target equals NLLLoss on the log-probabilities; "
                      f"or turn the labels into one-hot floats."),
-            fix=pick_fix(ctx, {"target": f"F.one_hot({ctx.name('target')}, num_classes={c}).float()"}),
+            fix=pick_fix(ctx, {"target": f"F.one_hot({labels}, num_classes={c}).float()"}),
         )
-    if tgt.shape == inp.shape:
+    if tgt.shape == inp.shape and not tgt.is_float:
         return Hint(title=f"{name} is {tgt.dtype}; KLDivLoss needs a float distribution",
                     message="The target of KLDivLoss holds probabilities (floats summing to 1 per row).",
                     fix=pick_fix(ctx, {"target": ctx.with_method("target", ".float()")}))
