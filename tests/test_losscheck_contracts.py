@@ -188,6 +188,17 @@ scores = student * 2 + 1
 teacher = F.softmax(torch.randn(32, 10) / 2.0, dim=1)
 loss = nn.KLDivLoss(reduction='batchmean')(scores, teacher)
 """, "NLH905", "kl-format", "negative"),
+    "ce-after-log-softmax-over-batch": ("""
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 6), nn.LogSoftmax(dim=0))
+    def forward(self, x):
+        return self.body(x)
+net, criterion = Net(), nn.CrossEntropyLoss()
+for step in range(2):
+    loss = criterion(net(torch.randn(16, 20)), torch.randint(0, 6, (16,)))
+""", "NLH837", "double-softmax", "log_softmax over the batch"),
 }
 
 

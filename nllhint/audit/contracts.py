@@ -93,6 +93,40 @@ def _wrong_dim_hint(call: LossCall, name: str, found, class_dim: int, reads: str
     )
 
 
+@audit("NLH837", "double-softmax", "CrossEntropyLoss given log_softmax over another dim than the classes",
+       losses=("cross_entropy",), severity="error",
+       examples=(Example(_HEAD + "torch.manual_seed(0)\n"
+                         "model = nn.Linear(20, 5)\n"
+                         "x, y = torch.randn(32, 20), torch.randint(0, 5, (32,))\n"
+                         "criterion = nn.CrossEntropyLoss()\n"
+                         "loss = criterion(F.log_softmax(model(x), dim=0), y)",
+                         expect=("NLH837", "loss = criterion(model(x), y)")),))
+def cross_entropy_wrong_dim(call: LossCall) -> Hint | None:
+    """CrossEntropyLoss applies log_softmax over dim 1 itself. A log_softmax (or softmax) taken before it
+    over another dim is not idempotent with it: every column is shifted by its own constant, and the loss
+    no longer scores the classes."""
+    shape = call.shape("input")
+    if not shape or not call.is_float("input"):
+        return None
+    class_dim = 1 if len(shape) >= 2 else 0
+    found = normalisation(call.tensor("input"), class_dim)
+    if found is None or not found.wrong or found.producer != "log_softmax":
+        return None
+    expr = call.code("input")
+    inner = unwrap(call.name("input"), "log_softmax")
+    fix = call.fix({"input": inner[0]}) if inner else None
+    axis = "the batch (dim 0)" if found.dim == 0 and len(found.shape) > 1 else f"dim {found.dim}"
+    return Hint(
+        title=f"{expr} is log_softmax over {axis}: {call.loss_label} normalises over the classes itself",
+        message=(f"Its grad_fn says log_softmax produced {expr} over dim {found.dim} of a {_shape(found.shape)} "
+                 f"tensor (certain). {call.loss_label} applies log_softmax over the classes (dim "
+                 f"{found.expected}) on top, which does not undo a normalisation over another dim: each "
+                 f"slice is shifted by its own constant and the loss no longer scores the classes. Pass the "
+                 f"raw scores."),
+        fix=fix or f"pass the scores before the log_softmax(dim={found.dim}); {call.loss_label} normalises them",
+    )
+
+
 @audit("NLH821", "kl-format", "KLDivLoss input or target normalised over the batch dim",
        losses=("kl_div",), severity="error",
        examples=(Example(_HEAD + "torch.manual_seed(0)\n"
@@ -539,6 +573,6 @@ _NEGATIVE_AUDITS = [
 ]
 
 
-RULES = [nll_wrong_dim, kl_over_batch, ctc_wrong_dim, zero_one_for_signs, multi_hot_for_index_lists,
+RULES = [nll_wrong_dim, cross_entropy_wrong_dim, kl_over_batch, ctc_wrong_dim, zero_one_for_signs, multi_hot_for_index_lists,
          index_lists_for_multi_hot, class_weight_on_last_dim, one_dim_class_input, gaussian_var_as_target,
          poisson_rate_with_log_input, *_SWAPPED, *_NEGATIVE_AUDITS]

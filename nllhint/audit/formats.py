@@ -199,6 +199,9 @@ def log_softmax_into_cross_entropy(call: LossCall) -> Hint | None:
     o = call.origin("input")
     if o.producer not in ("log_softmax", "log(softmax)"):
         return None
+    shape = call.shape("input") or ()
+    if o.producer == "log_softmax" and o.dim is not None and o.dim != (1 if len(shape) >= 2 else 0):
+        return None  # over another dim it is not the same loss: NLH837
     expr = call.code("input")
     return Hint(
         title=f"{call.loss_label} got log_softmax outputs: redundant, the loss is the same",
