@@ -59,6 +59,18 @@ def test_loss_error_shows_the_traceback_once_then_the_hint(ipython):
     assert isinstance(run.result.error_in_exec, IndexError)
 
 
+def test_the_hint_names_the_users_variables_not_the_losss_parameters(ipython):
+    """IPython 7.34 (Colab) does not bring ``executing``, which finds the user's call: without it the hint
+    said `target` and `input`. nllhint declares it."""
+    from importlib.metadata import requires
+
+    run = ipython.run(LOSS_ERROR)
+    hint = run.out[run.out.index("nllhint NLH101"):]
+    assert "`labels`" in hint and "`outputs`" in hint
+    assert "`target`" not in hint and "`input`" not in hint
+    assert any(r.replace(" ", "").startswith("executing") for r in requires("nllhint"))
+
+
 def test_sys_last_and_tb_magic_see_the_loss_error(ipython):
     ipython.run(LOSS_ERROR)
     assert isinstance(sys.last_value, IndexError)
