@@ -7,6 +7,15 @@ over a DataLoader, keyword and positional calls. Correct code and errors that ar
 
 import pytest
 
+
+@pytest.fixture(autouse=True)
+def _new_notebook(ipython):
+    """Each test is its own notebook: no DataLoader or model of another test is in sight (or left behind)."""
+    ipython.fresh_namespace()
+    yield
+    ipython.fresh_namespace()
+
+
 SIAMESE = '''
     import torch, torch.nn as nn
     from torch.utils.data import DataLoader, TensorDataset
