@@ -420,3 +420,15 @@ def test_packed_triplets_in_a_batch_not_divisible_by_3(ipython):
     ''')
     assert not run.success
     assert "NLH521" in run.out and "not a multiple of 3" in run.out and "drop_last=True" in run.out
+
+
+def test_adaptive_softmax_flat_features_with_2d_targets(ipython):
+    run = ipython.run('''
+        import torch, torch.nn as nn
+        asm = nn.AdaptiveLogSoftmaxWithLoss(32, 300, cutoffs=[30, 100])
+        hidden = torch.randn(6, 10, 32).view(-1, 32)
+        targets = torch.randint(0, 300, (6, 10))
+        out = asm(hidden, targets)
+    ''')
+    assert not run.success
+    assert "NLH561" in run.out and "out = asm(hidden, targets.reshape(-1))" in run.out

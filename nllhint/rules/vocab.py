@@ -107,10 +107,17 @@ def adaptive_flatten(ctx) -> Hint | None:
     if not found:
         return None
     inp, tgt = found
+    i, t = _names(ctx)
+    if inp.ndim == 2 and tgt.ndim >= 2 and tgt.numel == inp.shape[0]:
+        return Hint(
+            title=f"`{t}` is {shape_text(tgt.shape)} but `{i}` is already flat {shape_text(inp.shape)}",
+            message=(f"AdaptiveLogSoftmaxWithLoss takes one class index per row of features, (N,); `{i}` has "
+                     f"{inp.shape[0]} rows, so flatten `{t}` the same way (row-major, like the features)."),
+            fix=pick_fix(ctx, {"target_": ctx.with_method("target_", ".reshape(-1)")}),
+        )
     if inp.ndim < 3 or tgt.numel * inp.shape[-1] != inp.numel:
         return None
     h = inp.shape[-1]
-    i, t = _names(ctx)
     new = {"input_": ctx.with_method("input_", f".reshape(-1, {h})")}
     if tgt.ndim != 1:
         new["target_"] = ctx.with_method("target_", ".reshape(-1)")
