@@ -22,7 +22,7 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-from .base import Hint, rule
+from .base import Example, Hint, rule
 
 FAMILIES = ("cuda-assert", "cuda-followon")
 LOSS_NODES = {"NllLossBackward0": "nll_loss", "NllLoss2DBackward0": "nll_loss",
@@ -59,7 +59,15 @@ class Suspect:
 
 
 @rule("NLH106", "target-range", "a CUDA device-side assert, most often a label outside 0..C-1",
-      families=FAMILIES, severity="warning")
+      families=FAMILIES, severity="warning",
+      examples=(Example(
+          "import torch, torch.nn.functional as F\n"
+          "device = 'meta'   # stands in for 'cuda' on this machine: shapes and grad_fn, no values\n"
+          "logits = torch.randn(16, 10, device=device, requires_grad=True)\n"
+          "targets = torch.randint(0, 10, (16,), device=device) + 1   # labels numbered 1..10\n"
+          "loss = F.cross_entropy(logits, targets)\n"
+          "raise torch.AcceleratorError('CUDA error: device-side assert triggered')   # what loss.item() raises",
+          expect=("`targets`", "0..9 (C = 10)", "F.cross_entropy(logits, targets - 1)", "CUDA_LAUNCH_BLOCKING=1")),))
 def cuda_assert(ctx) -> Hint | None:
     """On CUDA an out-of-range label is a device-side assert, reported at a later line or cell.
 
