@@ -117,19 +117,14 @@ DDP = module("{loss_line}", callbacks=", devices=2, strategy='ddp', callbacks=[L
 ) + "trainer.fit(Classifier(), loader)\n"
 
 
-def torchrun(tmp_path, loss_line: str) -> str:
-    (tmp_path / "train.py").write_text(DDP.replace("{loss_line}", loss_line))
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("COLUMNS", "FORCE_COLOR", "NLLHINT_DEBUG", "RANK", "WORLD_SIZE", "MASTER_PORT")}
-    env.update(NO_COLOR="1", TMPDIR=str(tmp_path), OMP_NUM_THREADS="1")
-    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                           "--monitor-interval", "3", "train.py"], capture_output=True, text=True, cwd=tmp_path,
-                          env=env, timeout=300)
-    return done.stdout + done.stderr
+def ddp(tmp_path, loss_line: str) -> str:
+    from multirank import torchrun  # tests/multirank.py: two real ranks
+
+    return torchrun(tmp_path, DDP.replace("{loss_line}", loss_line))
 
 
 def test_losscheck_under_ddp_reports_once_per_rank_labelled(tmp_path):
-    out = torchrun(tmp_path, RAW_LOGITS)
+    out = ddp(tmp_path, RAW_LOGITS)
     for rank in (0, 1):
         assert re.findall(rf"^\[rank{rank}\]: nllhint losscheck: (.*)$", out, re.M) == ["2 loss calls at 1 site: 1 warning"], out
         assert re.search(rf"^\[rank{rank}\]:     warning NLH801 \[input-not-logprob\] F\.nll_loss got raw scores: "
@@ -137,7 +132,7 @@ def test_losscheck_under_ddp_reports_once_per_rank_labelled(tmp_path):
 
 
 def test_training_step_error_under_ddp_one_full_hint_one_reference(tmp_path):
-    out = torchrun(tmp_path, "loss = F.cross_entropy(logits, y + 1)")
+    out = ddp(tmp_path, "loss = F.cross_entropy(logits, y + 1)")
     full = re.findall(r"^\[rank(\d)\]: nllhint NLH101 \[target-range\] labels are 1-based: `y \+ 1` runs", out, re.M)
     refs = re.findall(r"^\[rank(\d)\]: nllhint NLH101 \[target-range\] at train\.py:14: the same mistake as on "
                       r"rank (\d); its output has the full hint$", out, re.M)

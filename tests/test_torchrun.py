@@ -3,10 +3,7 @@ with its rank; the other ranks refer to it in one line. ``watch()`` reports once
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -16,19 +13,7 @@ from nllhint.finding import Finding
 
 pytest.importorskip("torch.distributed.run")
 
-
-def torchrun(tmp_path, script: str, *args: str) -> str:
-    """Run ``script`` on two CPU ranks; returns what the user saw (stdout and stderr together)."""
-    path = tmp_path / "train.py"
-    path.write_text(textwrap.dedent(script).lstrip())
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("COLUMNS", "FORCE_COLOR", "NLLHINT_DEBUG", "RANK", "WORLD_SIZE", "MASTER_PORT")}
-    env.update(NO_COLOR="1", TMPDIR=str(tmp_path), OMP_NUM_THREADS="1")
-    # --monitor-interval: the agent stops the other rank once one has failed; give it time to print first.
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "--monitor-interval", "3", *args, str(path)]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=240)
-    return done.stdout + done.stderr
+from multirank import torchrun  # noqa: E402  (tests/multirank.py: two real ranks)
 
 
 BOTH_RANKS_ONE_BASED = """
