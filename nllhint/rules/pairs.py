@@ -658,5 +658,47 @@ def ranking_score_columns(ctx) -> Hint | None:
     )
 
 
-RULES = [distance_function_kind, hinge_vectors, ranking_score_columns, triplet_dims, triplet_widths, triplet_batches, cosine_target_shape,
+@rule("NLH539", "batch-mismatch", "input1 and input2 of a pair loss hold different numbers of samples",
+      families=("broadcast",),
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "scores = torch.randn(100)\n"
+          "labels = torch.randint(0, 2, (100,))\n"
+          "pos, neg = scores[labels == 1], scores[labels == 0]\n"
+          "loss = nn.MarginRankingLoss(margin=0.5)(pos, neg, torch.ones_like(pos))",
+          expect=("`pos`", "`neg`", "pos.unsqueeze(1), neg.unsqueeze(0)", "every pos against every neg")),))
+def pair_lengths(ctx) -> Hint | None:
+    """Each pair is row i of input1 with row i of input2: both need the same number of rows."""
+    found = _pair(ctx)
+    if not found:
+        return None
+    x1, x2, y = found
+    if x1.ndim != x2.ndim or not x1.ndim or x1.shape[0] == x2.shape[0] or 1 in (x1.shape[0], x2.shape[0]):
+        return None
+    if x1.shape[1:] != x2.shape[1:]:
+        return None
+    a, b = ctx.code("input1"), ctx.code("input2")
+    return Hint(
+        title=f"{a} has {x1.shape[0]} samples but {b} has {x2.shape[0]}",
+        message=(f"{ctx.loss_label} compares row i of {a} with row i of {b} (and target i), so both need the same "
+                 "number of rows. Two sets selected separately (positives and negatives by a mask, two "
+                 "samplers) rarely have the same size: build the pairs explicitly, e.g. index both with the same "
+                 "pair indices, or sample as many of one as of the other."),
+        fix=_all_pairs(ctx, x1, x2, y),
+    )
+
+
+def _all_pairs(ctx, x1, x2, y) -> str | None:
+    """MarginRankingLoss over every (input1, input2) combination: (N, 1) against (1, M), an (N, M) target."""
+    value = constant_value(y)
+    if ctx.loss != "margin_ranking_loss" or x1.ndim != 1 or value not in (1.0, -1.0):
+        return None
+    a, b = ctx.name("input1"), ctx.name("input2")
+    ones = ("torch.ones" if value == 1 else "-torch.ones") + f"(len({a}), len({b}))"
+    fixed = ctx.fix({"input1": ctx.with_method("input1", ".unsqueeze(1)"),
+                     "input2": ctx.with_method("input2", ".unsqueeze(0)"), "target": ones})
+    return f"# every {a} against every {b}:\n{fixed}" if fixed else None
+
+
+RULES = [distance_function_kind, hinge_vectors, ranking_score_columns, pair_lengths, triplet_dims, triplet_widths, triplet_batches, cosine_target_shape,
          cosine_input_dims, pair_widths, pair_target_length, ranking_dims]
