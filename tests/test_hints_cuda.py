@@ -297,6 +297,20 @@ def test_a_class_count_larger_than_the_model_output(cuda):
     assert "`num_classes` is 12 but `model(x)` has only 10 outputs" in run.out
 
 
+def test_an_embedding_in_the_loss_history_is_named_as_the_other_suspect(cuda):
+    run = cuda.run("""
+        import torch, torch.nn as nn, torch.nn.functional as F
+        emb = nn.Embedding(100, 16).to("meta")
+        head = nn.Linear(16, 4).to("meta")
+        tokens = torch.randint(0, 100, (8, 12), device="meta")
+        label_ids = torch.randint(0, 4, (8,), device="meta")
+        loss = F.cross_entropy(head(emb(tokens).mean(1)), label_ids)
+        raise torch.AcceleratorError(ASSERT_MESSAGE)
+    """)
+    assert_explained(run.out, "label_ids", 4)
+    assert "An nn.Embedding lookup feeds this loss too: a token id >= num_embeddings" in run.out
+
+
 # --- where the hint must stay quiet ------------------------------------------------------------------------------
 
 def test_a_cuda_error_with_no_loss_in_sight_gets_no_hint(cuda):

@@ -55,6 +55,7 @@ class Suspect:
     where: str | None = None  # "cell [4], line 3"
     holder: str | None = None  # the variable holding the loss tensor: "loss"
     node: str | None = None  # "NllLossBackward0"
+    embedding: bool = False  # an nn.Embedding lookup feeds the loss: token ids can assert the same way
     texts: list = field(default_factory=list)  # the source texts searched (for the variant)
 
 
@@ -175,6 +176,7 @@ def _from_code_and_graph(ctx) -> Suspect | None:
         suspect.device = facts.get("device") or suspect.device
         if "ignore_index" in facts:
             suspect.ignore_index, suspect.ignore_known = facts["ignore_index"], True
+        suspect.embedding = bool(facts.get("embedding"))
     else:
         for entry in found:
             candidate = _suspect_from_line(entry)
@@ -430,12 +432,27 @@ def _node_facts(node, tensor) -> dict:
             facts["target_ndim"] = max(len(shape) - 1, 1)
     except Exception:  # another autograd version: C then comes from the user's code, if at all
         pass
+    facts["embedding"] = _below(node, "EmbeddingBackward0")
     try:
         ignore = int(node._saved_ignore_index)  # a plain integer attribute, saved as uint64
         facts["ignore_index"] = ignore - (1 << 64) if ignore >= 1 << 63 else ignore
     except Exception:
         pass
     return facts
+
+
+def _below(node, name: str) -> bool:
+    """Is there a ``name`` node in the first ``GRAPH_NODES`` nodes under ``node`` (node names only)?"""
+    queue, seen = [node], set()
+    while queue and len(seen) < GRAPH_NODES:
+        current = queue.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if type(current).__name__ == name:
+            return True
+        queue.extend(fn for fn, _ in getattr(current, "next_functions", ()))
+    return False
 
 
 def _meta(shape, dtype, device) -> str:
@@ -555,6 +572,9 @@ def _hint(ctx, s: Suspect) -> Hint:
     variant = _variant(s, lookup) if not one_hot else None
     if variant:
         parts.append(variant[0])
+    if s.embedding:
+        parts.append("An nn.Embedding lookup feeds this loss too: a token id >= num_embeddings asserts the "
+                     "same way, so check the ids as well.")
     restart = "the kernel" if in_ipython else "the program"
     parts.append(f"Every CUDA call now fails until {restart} restarts, so no value was read.")
 
