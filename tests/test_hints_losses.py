@@ -40,7 +40,7 @@ def test_triplet_negative_never_embedded(ipython):
         loss = criterion(net(anchor), net(positive), negative)
     ''')
     assert not run.success and "must match the size of tensor b" in run.out
-    assert "NLH520" in run.out and "`negative` has 32 features" in run.out
+    assert "NLH320" in run.out and "`negative` has 32 features" in run.out
     assert "loss = criterion(net(anchor), net(positive), net(negative))" in run.out
 
 
@@ -52,7 +52,7 @@ def test_triplet_keyword_call_with_a_projection_of_another_width(ipython):
         loss = F.triplet_margin_loss(anchor=proj_a(x_a), positive=proj_b(x_p), negative=proj_a(x_n), margin=1.0)
     ''')
     assert not run.success
-    assert "NLH520" in run.out and "`proj_b(x_p)` has 96 features" in run.out and "128" in run.out
+    assert "NLH320" in run.out and "`proj_b(x_p)` has 96 features" in run.out and "128" in run.out
 
 
 def test_triplet_with_distance_function_names_the_users_lambda(ipython):
@@ -64,7 +64,7 @@ def test_triplet_with_distance_function_names_the_users_lambda(ipython):
         loss = criterion(text, image, other)
     ''')
     assert not run.success
-    assert "NLH520" in run.out and "`image` has 512 features" in run.out and "<lambda>" in run.out
+    assert "NLH320" in run.out and "`image` has 512 features" in run.out and "<lambda>" in run.out
 
 
 def test_distance_function_given_as_the_class(ipython):
@@ -75,7 +75,7 @@ def test_distance_function_given_as_the_class(ipython):
         loss = criterion(a, p, n)
     ''')
     assert not run.success and "PairwiseDistance" in run.out
-    assert "NLH523" in run.out and "distance_function=nn.PairwiseDistance()" in run.out
+    assert "NLH323" in run.out and "distance_function=nn.PairwiseDistance()" in run.out
 
 
 def test_triplet_batches_of_different_sizes(ipython):
@@ -86,7 +86,7 @@ def test_triplet_batches_of_different_sizes(ipython):
         loss = nn.TripletMarginLoss()(anchors, positives, negatives)
     ''')
     assert not run.success
-    assert "NLH521" in run.out and "`negatives` has 7 rows" in run.out
+    assert "NLH321" in run.out and "`negatives` has 7 rows" in run.out
 
 
 def test_several_negatives_per_anchor(ipython):
@@ -97,7 +97,7 @@ def test_several_negatives_per_anchor(ipython):
         loss = nn.TripletMarginLoss()(anchor, positive, hard_negatives)
     ''')
     assert not run.success and "same number of dimensions" in run.out
-    assert "NLH522" in run.out
+    assert "NLH322" in run.out
     assert "nn.TripletMarginLoss()(anchor.unsqueeze(1), positive.unsqueeze(1), hard_negatives)" in run.out
 
 
@@ -109,7 +109,7 @@ def test_torch_refs_triplet_gets_the_same_hint(ipython):
         loss = refs.triplet_margin_loss(anchor, positive, negative)
     ''')
     assert not run.success
-    assert "NLH520" in run.out and "`positive` has 5 features" in run.out
+    assert "NLH320" in run.out and "`positive` has 5 features" in run.out
 
 
 def test_cosine_embedding_target_as_a_column(ipython):
@@ -121,7 +121,7 @@ def test_cosine_embedding_target_as_a_column(ipython):
         loss = criterion(q, d, labels)
     ''')
     assert not run.success and "multi-target not supported" in run.out
-    assert "NLH524" in run.out and "loss = criterion(q, d, labels.squeeze(1))" in run.out
+    assert "NLH324" in run.out and "loss = criterion(q, d, labels.squeeze(1))" in run.out
 
 
 def test_cosine_embedding_target_built_for_a_full_batch(ipython):
@@ -135,7 +135,7 @@ def test_cosine_embedding_target_built_for_a_full_batch(ipython):
             loss = criterion(a, b, target)
     ''')
     assert not run.success
-    assert "NLH527" in run.out and "loss = criterion(a, b, torch.ones(a.size(0)))" in run.out
+    assert "NLH327" in run.out and "loss = criterion(a, b, torch.ones(a.size(0)))" in run.out
 
 
 def test_cosine_embedding_on_token_sequences(ipython):
@@ -147,7 +147,7 @@ def test_cosine_embedding_on_token_sequences(ipython):
         loss = nn.CosineEmbeddingLoss()(out_a, out_b, torch.ones(4))
     ''')
     assert not run.success
-    assert "NLH525" in run.out and "out_a.mean(1)" in run.out and "(4, 9, 32)" in run.out
+    assert "NLH325" in run.out and "out_a.mean(1)" in run.out and "(4, 9, 32)" in run.out
 
 
 def test_margin_ranking_single_target_against_score_columns(ipython):
@@ -165,7 +165,7 @@ def test_margin_ranking_single_target_against_score_columns(ipython):
         loss = Ranker()(torch.randn(32, 10), torch.randn(32, 10))
     ''')
     assert not run.success and "should have same dimension" in run.out
-    assert "NLH528" in run.out and "self.loss_func(p_score, n_score, torch.ones_like(p_score))" in run.out
+    assert "NLH328" in run.out and "self.loss_func(p_score, n_score, torch.ones_like(p_score))" in run.out
 
 
 def test_hinge_embedding_on_a_difference_of_embeddings(ipython):
@@ -176,7 +176,7 @@ def test_hinge_embedding_on_a_difference_of_embeddings(ipython):
         loss = nn.HingeEmbeddingLoss()(e1 - e2, y)
     ''')
     assert not run.success
-    assert "NLH529" in run.out and "F.pairwise_distance(e1, e2)" in run.out
+    assert "NLH329" in run.out and "F.pairwise_distance(e1, e2)" in run.out
 
 
 @pytest.mark.parametrize("var_expr,expect", [
@@ -227,7 +227,7 @@ def test_multilabel_margin_single_labels_are_padded(ipython):
         loss = nn.MultiLabelMarginLoss()(scores, y)
     ''')
     assert not run.success
-    assert "NLH532" in run.out and "F.pad(y.unsqueeze(1), (0, 4), value=-1)" in run.out
+    assert "NLH332" in run.out and "F.pad(y.unsqueeze(1), (0, 4), value=-1)" in run.out
 
 
 def test_multilabel_margin_given_multi_hot_rows(ipython):
@@ -249,7 +249,7 @@ def test_multi_margin_one_hot_target(ipython):
         loss = criterion(scores, F.one_hot(y, 4))
     ''')
     assert not run.success
-    assert "NLH530" in run.out and "criterion(scores, F.one_hot(y, 4).argmax(dim=1))" in run.out
+    assert "NLH330" in run.out and "criterion(scores, F.one_hot(y, 4).argmax(dim=1))" in run.out
 
 
 def test_adaptive_softmax_cutoffs_include_n_classes(ipython):
@@ -362,7 +362,7 @@ def test_cosine_embedding_on_per_token_features_with_one_target(ipython):
         sim = cosine(output["s_l"], output["c_l"], torch.tensor([-1])).mean(0)
     ''')
     assert not run.success and "1D target tensor expects 2D input tensors" in run.out
-    assert "NLH525" in run.out
+    assert "NLH325" in run.out
     assert 'output["s_l"].reshape(-1, 50), output["c_l"].reshape(-1, 50)' in run.out
 
 
@@ -419,7 +419,7 @@ def test_packed_triplets_in_a_batch_not_divisible_by_3(ipython):
             loss = criterion(emb[0::3], emb[1::3], emb[2::3])
     ''')
     assert not run.success
-    assert "NLH521" in run.out and "not a multiple of 3" in run.out and "drop_last=True" in run.out
+    assert "NLH321" in run.out and "not a multiple of 3" in run.out and "drop_last=True" in run.out
 
 
 def test_adaptive_softmax_flat_features_with_2d_targets(ipython):

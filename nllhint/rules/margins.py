@@ -19,7 +19,7 @@ def _facts(ctx, loss: str):
     return (inp, tgt) if inp is not None and tgt is not None else None
 
 
-@rule("NLH530", "target-shape", "MultiMarginLoss target that is not one class index per sample",
+@rule("NLH330", "target-shape", "MultiMarginLoss target that is not one class index per sample",
       families=("margin-target-size",),
       examples=(
           Example(
@@ -60,12 +60,12 @@ def multi_margin_target(ctx) -> Hint | None:
                              "they are, as floats) or MultiLabelMarginLoss (index lists ended by -1)."),
                     fix=None)
     if tgt.ndim == 1 and tgt.shape[0] != n:
-        return None  # NLH535
+        return None  # NLH335
     return Hint(title=f"{name} is {shape_text(tgt.shape)}; MultiMarginLoss expects ({n},) class indices",
                 message=base, fix=None)
 
 
-@rule("NLH531", "weight-size", "MultiMarginLoss weight that is not a 1-D tensor of one weight per class",
+@rule("NLH331", "weight-size", "MultiMarginLoss weight that is not a 1-D tensor of one weight per class",
       families=("weight-ndim",),
       examples=(Example(
           "import torch, torch.nn as nn\n"
@@ -97,7 +97,7 @@ def multi_margin_weight(ctx) -> Hint | None:
                 fix=None, evidence=())
 
 
-@rule("NLH532", "target-shape", "MultiLabelMarginLoss target that is not a -1-padded index list per sample",
+@rule("NLH332", "target-shape", "MultiLabelMarginLoss target that is not a -1-padded index list per sample",
       families=("multilabel-target-size",),
       examples=(
           Example(
@@ -142,7 +142,7 @@ def multilabel_margin_target(ctx) -> Hint | None:
                 message=base, fix=None)
 
 
-@rule("NLH533", "target-range", "MultiLabelMarginLoss labels outside 0..C-1 (1-based lists, or padding other than -1)",
+@rule("NLH333", "target-range", "MultiLabelMarginLoss labels outside 0..C-1 (1-based lists, or padding other than -1)",
       families=("target-out-of-bounds",),
       examples=(Example(
           "import torch, torch.nn as nn\n"
@@ -183,7 +183,7 @@ def multilabel_margin_range(ctx) -> Hint | None:
     return None
 
 
-@rule("NLH534", "wrong-loss", "fractional float targets into MultiMarginLoss/MultiLabelMarginLoss (class-index losses)",
+@rule("NLH334", "wrong-loss", "fractional float targets into MultiMarginLoss/MultiLabelMarginLoss (class-index losses)",
       families=("scalar-type", "target-dtype"),
       examples=(Example(
           "import torch, torch.nn as nn\n"
@@ -209,7 +209,7 @@ def margin_fractional_target(ctx) -> Hint | None:
     )
 
 
-@rule("NLH535", "batch-mismatch", "MultiMarginLoss scores and labels from batches of different sizes",
+@rule("NLH335", "batch-mismatch", "MultiMarginLoss scores and labels from batches of different sizes",
       families=("margin-target-size",),
       examples=(Example(
           "import torch, torch.nn as nn\n"

@@ -37,7 +37,7 @@ def _in_callback(ctx) -> str:
 
 # --- triplets ------------------------------------------------------------------------------------------
 
-@rule("NLH520", "shape-mismatch", "triplet embeddings of different widths (anchor, positive, negative)",
+@rule("NLH320", "shape-mismatch", "triplet embeddings of different widths (anchor, positive, negative)",
       families=TRIPLET_FAMILIES,
       examples=(
           Example(
@@ -108,7 +108,7 @@ def triplet_widths(ctx) -> Hint | None:
                 message=message, fix=fix)
 
 
-@rule("NLH521", "batch-mismatch", "anchor, positive and negative hold different numbers of samples",
+@rule("NLH321", "batch-mismatch", "anchor, positive and negative hold different numbers of samples",
       families=TRIPLET_FAMILIES,
       examples=(Example(
           "import torch, torch.nn as nn\n"
@@ -154,7 +154,7 @@ def triplet_batches(ctx) -> Hint | None:
     )
 
 
-@rule("NLH522", "shape-mismatch", "one of anchor/positive/negative has an extra or a missing dimension",
+@rule("NLH322", "shape-mismatch", "one of anchor/positive/negative has an extra or a missing dimension",
       families=("triplet-ndim",),
       examples=(
           Example(
@@ -246,7 +246,7 @@ def _prod(shape) -> int:
     return out
 
 
-@rule("NLH523", "bad-option", "TripletMarginWithDistanceLoss's distance_function is not a function of two batches",
+@rule("NLH323", "bad-option", "TripletMarginWithDistanceLoss's distance_function is not a function of two batches",
       families=("distance-function",),
       examples=(
           Example(
@@ -328,7 +328,7 @@ def _target_words(ctx) -> str:
         "1 when input1 should rank higher, -1 when input2 should"
 
 
-@rule("NLH524", "target-shape", "CosineEmbeddingLoss target shaped like the embeddings instead of one +1/-1 per pair",
+@rule("NLH324", "target-shape", "CosineEmbeddingLoss target shaped like the embeddings instead of one +1/-1 per pair",
       families=("multi-target", "pair-ndim"),
       examples=(
           Example(
@@ -390,7 +390,7 @@ def cosine_target_shape(ctx) -> Hint | None:
     return None
 
 
-@rule("NLH525", "shape-mismatch", "CosineEmbeddingLoss inputs that are not (N, D) batches of embeddings",
+@rule("NLH325", "shape-mismatch", "CosineEmbeddingLoss inputs that are not (N, D) batches of embeddings",
       families=("pair-ndim",),
       examples=(
           Example(
@@ -461,7 +461,7 @@ def cosine_input_dims(ctx) -> Hint | None:
     return None
 
 
-@rule("NLH526", "shape-mismatch", "CosineEmbeddingLoss/MarginRankingLoss inputs of different widths",
+@rule("NLH326", "shape-mismatch", "CosineEmbeddingLoss/MarginRankingLoss inputs of different widths",
       families=("broadcast",),
       examples=(Example(
           "import torch, torch.nn as nn\n"
@@ -490,7 +490,7 @@ def pair_widths(ctx) -> Hint | None:
     )
 
 
-@rule("NLH527", "batch-mismatch", "the +1/-1 target has another length than the batch of pairs",
+@rule("NLH327", "batch-mismatch", "the +1/-1 target has another length than the batch of pairs",
       families=("broadcast",),
       examples=(Example(
           "import torch, torch.nn as nn\n"
@@ -529,7 +529,7 @@ def pair_target_length(ctx) -> Hint | None:
     return Hint(title=f"{name} has {m} entries but there are {n} pairs", message=message, fix=fix)
 
 
-@rule("NLH528", "target-shape", "MarginRankingLoss inputs and target with different numbers of dimensions",
+@rule("NLH328", "target-shape", "MarginRankingLoss inputs and target with different numbers of dimensions",
       families=("ranking-ndim",),
       examples=(
           Example(
@@ -564,7 +564,7 @@ def ranking_dims(ctx) -> Hint | None:
             fix=pick_fix(ctx, {"target": new}) if new else None,
         )
     if _score_columns(x1, x2, y):
-        return None  # NLH538
+        return None  # NLH338
     if x1.ndim == x2.ndim == y.ndim + 1 and y.ndim >= 1:
         try:
             import torch
@@ -589,7 +589,7 @@ def ranking_dims(ctx) -> Hint | None:
                 message=base + " Give all three the layout of one score per pair, (N,).", fix=None)
 
 
-@rule("NLH529", "shape-mismatch", "HingeEmbeddingLoss given (N, D) vectors instead of one distance per pair",
+@rule("NLH329", "shape-mismatch", "HingeEmbeddingLoss given (N, D) vectors instead of one distance per pair",
       families=("broadcast",),
       examples=(Example(
           "import torch, torch.nn as nn\n"
@@ -633,7 +633,7 @@ def _score_columns(x1, x2, y) -> bool:
             and x1.shape[0] == y.shape[0])
 
 
-@rule("NLH538", "shape-mismatch", "MarginRankingLoss scores as (N, 1) columns with a (N,) target",
+@rule("NLH338", "shape-mismatch", "MarginRankingLoss scores as (N, 1) columns with a (N,) target",
       families=("ranking-ndim",),
       examples=(Example(
           "import torch, torch.nn as nn\n"
@@ -658,7 +658,7 @@ def ranking_score_columns(ctx) -> Hint | None:
     )
 
 
-@rule("NLH539", "batch-mismatch", "input1 and input2 of a pair loss hold different numbers of samples",
+@rule("NLH339", "batch-mismatch", "input1 and input2 of a pair loss hold different numbers of samples",
       families=("broadcast",),
       examples=(Example(
           "import torch, torch.nn as nn\n"
