@@ -19,7 +19,9 @@ Glue layer: uses the engine (``watcher``) and ``shellhook``'s colour and width; 
 from __future__ import annotations
 
 import ast
+import io
 import os
+import tokenize
 
 from IPython.core import magic_arguments
 from IPython.core.error import UsageError
@@ -184,7 +186,8 @@ class LossCheckMagics(Magics):
 def run_body(shell, cell: str):
     """Run a cell body like ``%%time`` does, returning the value of a last expression (else None)."""
     __tracebackhide__ = True  # noqa: F841
-    source = "\n" + shell.transform_cell(cell)  # line 1 is the %%losscheck line
+    python = shell.transform_cell(cell)
+    source = "\n" + python  # line 1 is the %%losscheck line
     number = cell_number(shell)
     try:
         filename = shell.compile.cache(source, number, raw_code="\n" + cell)
@@ -195,13 +198,24 @@ def run_body(shell, cell: str):
     if tree is None:
         return None
     last = None
-    if tree.body and isinstance(tree.body[-1], ast.Expr):
+    if tree.body and isinstance(tree.body[-1], ast.Expr) and not _silenced(python):
         last = ast.Expression(tree.body.pop().value)
     glob, local = shell.user_global_ns, shell.user_ns
     exec(shell.compile(tree, filename, "exec"), glob, local)
     if last is not None:
         return eval(shell.compile(last, filename, "eval"), glob, local)
     return None
+
+
+def _silenced(python: str) -> bool:
+    """A trailing ``;`` hides the value. IPython >= 8.9 also does this for magics (``output_can_be_silenced``);
+    7.x (Colab) does not, so the body's own last token decides, in every version."""
+    skip = (tokenize.NEWLINE, tokenize.NL, tokenize.COMMENT, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT)
+    try:
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(python).readline) if t.type not in skip]
+    except (tokenize.TokenError, SyntaxError):
+        return False
+    return bool(tokens) and tokens[-1].string == ";"
 
 
 def _print(shell, report, *, quiet: bool, brief: bool) -> None:
