@@ -10,7 +10,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nllhint", description="Plain-language hints for PyTorch loss mistakes.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="run a gallery of classic loss mistakes in a real IPython shell")
+    demo = sub.add_parser("demo", help="a tour in a real IPython shell: classic loss errors with their hints, "
+                                       "then silent mistakes found by %%%%losscheck and the default watch")
     demo.add_argument("--xmode", default="Minimal", choices=["Minimal", "Plain", "Context", "Verbose"],
                       help="traceback mode for the gallery (default: Minimal, to keep it short)")
     demo.add_argument("--color", action="store_true", help="colour even when stdout is not a terminal")
