@@ -36,7 +36,7 @@ ELEMENTWISE_LOSSES = frozenset({
 OPTION_NAMES = ("reduction", "ignore_index", "label_smoothing", "log_target", "blank", "zero_infinity",
                 "delta", "beta", "margin", "p", "eps", "full", "log_input", "num_classes", "size_average",
                 "reduce")
-SIZE_OPTIONS = ("in_features", "n_classes", "cutoffs", "div_value", "var")  # plain numbers a rule may quote
+SIZE_OPTIONS = ("in_features", "n_classes", "cutoffs", "div_value", "var", "target")  # plain numbers a rule may quote
 BACKWARD_LOSS_NODES = {  # grad_fn of a loss tensor -> loss name
     "NllLossBackward0": "nll_loss", "NllLoss2DBackward0": "nll_loss", "MseLossBackward0": "mse_loss",
     "L1LossBackward0": "l1_loss", "BinaryCrossEntropyBackward0": "binary_cross_entropy",

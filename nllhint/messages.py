@@ -131,6 +131,10 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         r"mat1 and mat2 shapes cannot be multiplied \((?P<n>\d+)x(?P<a>\d+) and (?P<b>\d+)x(?P<m>\d+)\)",
     ),
     "elementwise-weight": (r"Weights and input must have the same size",),
+    "not-tensor": (
+        r"argument '(?P<arg>\w+)' \(position \d+\) must be Tensor, not (?P<type>[\w.]+)",
+        r"'(?P<type>int|float|bool|list|tuple|numpy\.ndarray)' object has no attribute '(?:dim|size|shape|ndim)'",
+    ),
     "tensor-bool": (r"(?:Boolean|bool) value of Tensor with more than one value is ambiguous",),
     "input-0d": (r"Expected (?:input tensor to have )?1 or more dimensions \(got (?P<dim>0)\)",),
     "distance-function": (

@@ -432,3 +432,27 @@ def test_adaptive_softmax_flat_features_with_2d_targets(ipython):
     ''')
     assert not run.success
     assert "NLH561" in run.out and "out = asm(hidden, targets.reshape(-1))" in run.out
+
+
+def test_dataset_item_label_without_a_dataloader(ipython):
+    run = ipython.run('''
+        import torch, torch.nn as nn
+        from torch.utils.data import TensorDataset
+        data = TensorDataset(torch.randn(20, 6), torch.randint(0, 3, (20,)))
+        model, criterion = nn.Linear(6, 3), nn.CrossEntropyLoss()
+        x, y = data[0]
+        loss = criterion(model(x.unsqueeze(0)), y.item())
+    ''')
+    assert not run.success and "must be Tensor, not int" in run.out
+    assert "NLH591" in run.out and "torch.tensor([y.item()])" in run.out
+
+
+def test_numpy_labels_for_cross_entropy(ipython):
+    run = ipython.run('''
+        import torch, torch.nn as nn, numpy as np
+        logits = torch.randn(4, 3)
+        labels = np.array([0, 2, 1, 1])
+        loss = nn.CrossEntropyLoss()(logits, labels)
+    ''')
+    assert not run.success
+    assert "NLH591" in run.out and "torch.as_tensor(labels).long()" in run.out

@@ -312,5 +312,77 @@ def tensors_to_constructor(ctx) -> Hint | None:
     )
 
 
-RULES = [tensors_to_constructor, one_score_per_sample, integer_probability_target, ignore_index_one_hot, ignore_index_soft, option_type,
+@rule("NLH591", "target-dtype", "a Python number, list or NumPy array passed as the target tensor",
+      families=("not-tensor",),
+      examples=(
+          Example(
+              "import torch, torch.nn as nn\n"
+              "criterion = nn.CosineEmbeddingLoss(margin=0.2)\n"
+              "emb_a, emb_b = torch.randn(16, 64), torch.randn(16, 64)\n"
+              "loss = criterion(emb_a, emb_b, 1)",
+              expect=("loss = criterion(emb_a, emb_b, torch.ones(emb_a.size(0)))",)),
+          Example(
+              "import torch, torch.nn as nn\n"
+              "model = nn.Linear(4, 3)\n"
+              "sample, label = torch.randn(4), 2            # one item of a Dataset, no DataLoader\n"
+              "loss = nn.CrossEntropyLoss()(model(sample).unsqueeze(0), label)",
+              expect=("torch.tensor([label])",)),
+      ))
+def target_not_a_tensor(ctx) -> Hint | None:
+    """Losses take tensors: a label from ``Dataset.__getitem__`` (an int), a list of labels, a NumPy array or
+    a constant such as ``1`` for "similar" must become a tensor of the shape the loss expects."""
+    m = ctx.family("not-tensor")
+    if m is None or ctx.via != "loss":
+        return None
+    arg = m.groups.get("arg") or ("target" if "target" in ctx.options else None)
+    kind = m.groups.get("type", "")
+    if arg not in ("target", "targets") or arg in ctx.tensors:
+        return None
+    from ..contracts import SIGNS, contract
+
+    terms = contract(ctx.loss) or contract(ctx.module)
+    value = ctx.options.get(arg)
+    expr = ctx.name(arg)
+    first = next((k for k in (terms.tensors if terms else ()) if k in ctx.tensors), None)
+    facts = ctx.t(first) if first else None
+    device = f", device={ctx.name(first)}.device" if facts is not None and facts.device != "cpu" else ""
+    label = ctx.loss_label
+    new = None
+    number = repr(float(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and expr.lstrip("-").replace(".", "", 1).isdigit() else f"float({expr})"
+    if kind in ("list", "tuple", "ndarray", "numpy.ndarray"):
+        if terms is not None and terms.class_loss:
+            new = f"torch.as_tensor({expr}{device}).long()"
+        else:
+            new = f"torch.as_tensor({expr}, dtype=torch.float32{device})"
+        what = "a Python list" if kind in ("list", "tuple") else "a NumPy array"
+    else:
+        what = f"a Python {kind}"
+        if terms is not None and terms.class_loss and facts is not None and facts.ndim in (1, 2):
+            if facts.ndim == 1 or facts.shape[0] == 1:
+                new = f"torch.tensor({'[' + expr + ']' if facts.ndim == 2 else expr}{device})"
+        elif terms is not None and SIGNS in terms.targets and facts is not None and facts.ndim:
+            count = f"{ctx.name(first)}.size(0)"
+            sign = "" if value == 1 else "-"
+            if value in (1, -1) and facts.ndim == 2:
+                new = f"{sign}torch.ones({count}{device})"
+            elif value in (1, -1):
+                new = f"{sign}torch.ones_like({ctx.name(first)})"
+            elif facts.ndim == 2:
+                new = f"torch.full(({count},), {number}{device})"
+            else:
+                new = f"torch.full_like({ctx.name(first)}, {number})"
+        elif terms is not None and terms.elementwise and facts is not None:
+            new = f"torch.full_like({ctx.name(first)}, {number})"
+    shape = f" {facts.shape}" if facts is not None else ""
+    return Hint(
+        title=f"{ctx.code(arg)} is {what}, not a tensor: {label} takes the target as a tensor",
+        message=(f"{label} takes its target as a torch tensor shaped for {ctx.code(first) if first else 'the input'}"
+                 f"{shape}. A label straight from a Dataset item, a list of labels, a NumPy array or a constant "
+                 "must be turned into one (a DataLoader does that for you when it batches)."),
+        fix=pick_fix(ctx, {arg: new}) if new else None,
+    )
+
+
+RULES = [tensors_to_constructor, target_not_a_tensor, one_score_per_sample, integer_probability_target, ignore_index_one_hot, ignore_index_soft, option_type,
          scalar_input, k_dim_target, unbatched_input, two_d_index_target, complex_kl]
