@@ -312,6 +312,9 @@ def tensors_to_constructor(ctx) -> Hint | None:
     )
 
 
+NOT_TENSORS = ("int", "float", "bool", "list", "tuple", "ndarray", "numpy.ndarray")
+
+
 @rule("NLH591", "target-dtype", "a Python number, list or NumPy array passed as the target tensor",
       families=("not-tensor",),
       examples=(
@@ -336,8 +339,8 @@ def target_not_a_tensor(ctx) -> Hint | None:
         return None
     arg = m.groups.get("arg") or ("target" if "target" in ctx.options else None)
     kind = m.groups.get("type", "")
-    if arg not in ("target", "targets") or arg in ctx.tensors:
-        return None
+    if arg not in ("target", "targets") or arg in ctx.tensors or kind not in NOT_TENSORS:
+        return None  # None and other objects: where they came from is the user's own code
     from ..contracts import SIGNS, contract
 
     terms = contract(ctx.loss) or contract(ctx.module)
