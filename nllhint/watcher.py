@@ -836,30 +836,30 @@ def _settle_raised(watch: "Watch") -> None:
 
 
 class _BackwardPatch:
-    """``Tensor.backward`` and ``torch.autograd.backward`` wrapped while a watch runs (once for nested
-    watches): the first calls at each backward() site get a bounded walk of the graph for hand-written
-    losses (``nllhint.audit.handwritten``). Between those, a call costs a frame lookup and a dict read."""
+    """``torch.autograd.backward`` (which ``Tensor.backward`` calls) wrapped while a watch runs (once for
+    nested watches): the first calls at each backward() site get a bounded walk of the graph for
+    hand-written losses (``nllhint.audit.handwritten``). Between those, a call costs a frame lookup and a
+    dict read."""
 
     def __init__(self):
         self.lock = threading.RLock()
         self.depth = 0
         self.saved = None
         self.counts: dict = {}  # (id(code), f_lasti) of a backward() site -> calls seen
+        self.logs: set = set()  # the sites whose graph had a log at the first walk
 
     def acquire(self) -> None:
         with self.lock:
             self.depth += 1
             if self.depth > 1:
                 return
-            self.counts = {}
+            self.counts, self.logs = {}, set()
             try:
                 import torch
 
-                tensor_backward, autograd_backward = torch.Tensor.backward, torch.autograd.backward
-                self.saved = (tensor_backward, autograd_backward)
-                inner = getattr(tensor_backward, "__code__", None)  # Tensor.backward calls autograd.backward
-                torch.Tensor.backward = self._wrap(tensor_backward, None)
-                torch.autograd.backward = self._wrap(autograd_backward, inner)
+                original = torch.autograd.backward  # Tensor.backward calls it too: one wrapper sees both
+                self.saved = original
+                torch.autograd.backward = self._wrap(original, getattr(torch.Tensor.backward, "__code__", None))
             except Exception:
                 self.saved = None
 
@@ -872,34 +872,32 @@ class _BackwardPatch:
                 return
             import torch
 
-            tensor_backward, autograd_backward = self.saved
-            if getattr(torch.Tensor.backward, "__wrapped__", None) is tensor_backward:
-                torch.Tensor.backward = tensor_backward
-            if getattr(torch.autograd.backward, "__wrapped__", None) is autograd_backward:
-                torch.autograd.backward = autograd_backward
+            if getattr(torch.autograd.backward, "__wrapped__", None) is self.saved:
+                torch.autograd.backward = self.saved
             self.saved = None
 
-    def _wrap(self, original, skip_caller):
-        counts, getframe = self.counts, sys._getframe
+    def _wrap(self, original, tensor_backward):
+        counts, logs, getframe = self.counts, self.logs, sys._getframe
 
         @functools.wraps(original)
         def backward(*args, **kwargs):
             __tracebackhide__ = True  # noqa: F841
             if _ACTIVE:
                 frame = getframe(1)
-                if frame.f_code is not skip_caller:  # not torch's Tensor.backward calling through
-                    key = (id(frame.f_code), frame.f_lasti)
-                    n = counts[key] = counts.get(key, 0) + 1
-                    if n <= _ACTIVE[-1].sample:
-                        _on_backward(args[0] if args else kwargs.get("tensors"), frame, key, n)
-                    else:
-                        site = _ACTIVE[-1]._sites.get(key)  # a hand-written loss with findings: count
-                        if site is not None:
-                            site.calls = n
+                if frame.f_code is tensor_backward:  # loss.backward(): the user's line is one further up
+                    frame = frame.f_back
+                key = (id(frame.f_code), frame.f_lasti)
+                n = counts[key] = counts.get(key, 0) + 1
+                if n <= _ACTIVE[-1].sample and (n == 1 or key in logs):  # later walks only if logs were seen
+                    _on_backward(args[0] if args else kwargs.get("tensors"), frame, key, n, logs)
+                else:
+                    site = _ACTIVE[-1]._sites.get(key)  # a hand-written loss with findings: count
+                    if site is not None:
+                        site.calls = n
             try:
                 return original(*args, **kwargs)
             except BaseException as exc:
-                if _ACTIVE and getframe(1).f_code is not skip_caller:
+                if _ACTIVE:
                     _backward_raised(exc, getframe(0))
                 raise
 
@@ -909,7 +907,7 @@ class _BackwardPatch:
 _BACKWARD = _BackwardPatch()
 
 
-def _on_backward(tensors, frame, key, n) -> None:
+def _on_backward(tensors, frame, key, n, logs) -> None:
     try:
         watch = _ACTIVE[-1]
         while frame is not None:
@@ -924,7 +922,7 @@ def _on_backward(tensors, frame, key, n) -> None:
         site = watch._sites.get(key)
         if site is not None:
             site.calls = n
-        _walk_backward(watch, tensors, frame, key, n)
+        _walk_backward(watch, tensors, frame, key, n, logs)
     except Exception:
         if os.environ.get("NLLHINT_DEBUG"):
             raise
@@ -965,7 +963,7 @@ def _backward_site(watch: "Watch", frame, key, n: int) -> _Site:
     return site
 
 
-def _walk_backward(watch: "Watch", tensors, frame, key, n: int) -> None:
+def _walk_backward(watch: "Watch", tensors, frame, key, n: int, logs: set) -> None:
     import torch
 
     from .audit import handwritten
@@ -975,10 +973,13 @@ def _walk_backward(watch: "Watch", tensors, frame, key, n: int) -> None:
     if not isinstance(tensors, (tuple, list)):
         return
     found = []
+    seen: list = []
     with torch.no_grad():
         for t in tensors[:4]:
             if isinstance(t, torch.Tensor) and t.numel() == 1:
-                found += [f for f in handwritten.walk(t) if f.kind not in {g.kind for g in found}]
+                found += [f for f in handwritten.walk(t, seen) if f.kind not in {g.kind for g in found}]
+    if seen:
+        logs.add(key)
     if not found:
         return
     site = _backward_site(watch, frame, key, n)

@@ -42,8 +42,10 @@ class LogFound:
     code: str
 
 
-def walk(tensor) -> list[LogFound]:
-    """The unsafe logs under ``tensor`` (one entry per kind), bounded; [] when there is no graph."""
+def walk(tensor, seen_logs: list | None = None) -> list[LogFound]:
+    """The unsafe logs under ``tensor`` (one entry per kind), bounded; [] when there is no graph.
+    ``seen_logs`` (a list) gets True appended when the graph has any log at all: a graph without one
+    need not be walked again at the same line."""
     try:
         start = tensor.grad_fn
     except Exception:
@@ -61,6 +63,8 @@ def walk(tensor) -> list[LogFound]:
         if any(mark in name for mark in _LOSS_NODE_MARKS):
             continue  # a watched loss: its call has its own audits
         if name == "LogBackward0":
+            if seen_logs is not None and not seen_logs:
+                seen_logs.append(True)
             kind = _log_of(node)
             if kind and kind not in found:
                 code = {"softmax": "NLH830", "sigmoid": "NLH831", "1-sigmoid": "NLH833"}.get(kind, "NLH832")
