@@ -200,11 +200,26 @@ def watcher_max_sites() -> int:
 
 
 def _light_watch_class():
-    """A Watch without the report-only work: an exception is explained once, by the exception hook,
-    not also as it passes through the wrapper (that is for the report of a watch that may catch it)."""
-    from .watcher import Watch
+    """A Watch without the report-only work: an exception is explained once, by the exception hook, not
+    also as it passes through the wrapper (that is for the report of a watch that may catch it); and
+    ``backward()`` is left alone (the hand-written-loss walk is for ``%%losscheck``), so its errors'
+    tracebacks and its cost are what they are without nllhint."""
+    from . import watcher
 
-    class LightWatch(Watch):
+    backward = getattr(watcher, "_BACKWARD", None)
+
+    class LightWatch(watcher.Watch):
+        def start(self):
+            report = super().start()
+            if backward is not None:
+                backward.release()  # the one acquire() of start()
+            return report
+
+        def stop(self):
+            if backward is not None and self._running:
+                backward.acquire()  # for the release() of stop(): balanced, nothing patched meanwhile
+            return super().stop()
+
         def _note_raised(self, site, exc, frame) -> None:
             return None
 

@@ -117,8 +117,17 @@ def report_html(ansi: str, severity: str) -> str:
     console = Console(record=True, width=200, force_terminal=True, color_system="standard",
                       force_jupyter=False, file=open(os.devnull, "w"))
     console.print(Text.from_ansi(ansi), soft_wrap=True)
-    body = console.export_html(inline_styles=True, code_format="{code}")
+    body = console.export_html(inline_styles=True, code_format="{code}", theme=_light_theme())
     return _box(severity, f'<pre style="margin:0;white-space:pre-wrap;font:inherit;background:none">{body}</pre>')
+
+
+def _light_theme():
+    """Terminal colours dark enough to read on the block's light background."""
+    from rich.terminal_theme import TerminalTheme
+
+    colours = [(0, 0, 0), (198, 40, 40), (46, 125, 50), (178, 106, 0), (21, 101, 192), (123, 31, 162),
+               (0, 131, 143), (66, 66, 66)]
+    return TerminalTheme((255, 244, 224), (33, 33, 33), colours, colours)
 
 
 _CODE = "background:rgba(46,125,50,0.12);color:#1b5e20;padding:1px 4px;border-radius:3px"
@@ -151,12 +160,12 @@ def display_report(shell, report, *, brief: bool = False) -> bool:
 
     from .shellhook import KERNEL_WIDTH
 
-    plain = report.render(color=False, width=KERNEL_WIDTH, brief=brief)
+    ansi = report.render(color=True, width=KERNEL_WIDTH, brief=brief)
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", ansi)  # the text a terminal shows, colours taken out
     findings = report.findings
     severity = "error" if any(f.severity == "error" for f in findings) else "warning"
     if not findings:
         display({"text/plain": plain}, raw=True)  # a clean report is no warning
         return True
-    ansi = report.render(color=True, width=KERNEL_WIDTH, brief=brief)
     display({"text/plain": plain, "text/html": report_html(ansi, severity)}, raw=True)
     return True

@@ -81,6 +81,7 @@ QUEUE_DEVICES = frozenset({"cuda", "xpu", "mps", "hpu", "privateuseone"})
 # Losses whose integer target indexes the classes: on accelerators an index out of range is a device-side
 # assert, so examined calls check the range first (``target_out_of_range``).
 CLASS_INDEX_LOSSES = frozenset({"cross_entropy", "nll_loss"})
+INDEX_FUNCTIONS = ("one_hot",)  # not losses, but class indices out of range assert on a device too
 _FORCE_DEVICE_PATH = False  # tests only: treat CPU tensors as accelerator tensors (no per-call read, prechecks)
 # Top-level packages whose globals never hold a user's loss function (pure speed; swapping is by identity).
 _SKIP_PACKAGES = frozenset({
@@ -112,7 +113,7 @@ class _Patches:
     def wrapper_for(self, name: str, original):
         wrapper = self.wrappers.get(name)
         if wrapper is None or getattr(wrapper, "__wrapped__", None) is not original:
-            wrapper = _make_wrapper(name, original)
+            wrapper = _make_index_wrapper(original) if name in INDEX_FUNCTIONS else _make_wrapper(name, original)
             self.wrappers[name] = wrapper
         return wrapper
 
@@ -124,7 +125,7 @@ class _Patches:
             import torch.nn.functional as F
 
             self.originals = {}
-            for name in LOSS_NAMES:
+            for name in LOSS_NAMES + INDEX_FUNCTIONS:
                 current = getattr(F, name, None)
                 if current is None:
                     continue
@@ -335,6 +336,82 @@ def _make_wrapper(name: str, original):
     return wrapper
 
 
+def _make_index_wrapper(original):
+    """``F.one_hot`` during a watch: on an accelerator, the first calls at each call site check the class
+    indices before the kernel (``one_hot_out_of_range``); everything else calls straight through.
+    TorchScript sees the builtin (the wrapper is registered as ``aten::one_hot``)."""
+    import torch
+    import torch.nn.functional as F
+
+    def build(original, is_compiling, getframe, active, transforms, unlink, check):
+        def one_hot(*args, **kwargs):
+            __tracebackhide__ = True  # noqa: F841
+            if active and not is_compiling() and transforms() is None:
+                early = check(getframe(1), args, kwargs)
+                if early is not None:
+                    try:
+                        raise early
+                    except RuntimeError as error:
+                        if unlink:  # the traceback ends at the caller's line, as the CPU kernel's error does
+                            error.__traceback__ = None
+                        raise
+            try:
+                return original(*args, **kwargs)
+            except BaseException as error:
+                if unlink and error.__traceback__ is not None:
+                    error.__traceback__ = error.__traceback__.tb_next
+                raise
+
+        return one_hot
+
+    inner = build(original, torch.compiler.is_compiling, sys._getframe, _ACTIVE,
+                  getattr(torch._C._functorch, "peek_interpreter_stack", lambda: None), sys.version_info >= (3, 11),
+                  _one_hot_safely)
+    wrapper = types.FunctionType(inner.__code__, F.__dict__, "one_hot", inner.__defaults__, inner.__closure__)
+    functools.update_wrapper(wrapper, original)
+    wrapper.__nllhint_original__ = original
+    try:
+        torch.jit._builtins._register_builtin(wrapper, "aten::one_hot")
+    except Exception:
+        pass
+    return wrapper
+
+
+def _one_hot_safely(frame, args, kwargs):
+    try:
+        return one_hot_out_of_range(frame, args, kwargs)
+    except Exception:
+        if os.environ.get("NLLHINT_DEBUG"):
+            raise
+        return None
+
+
+def one_hot_out_of_range(frame, args, kwargs):
+    """The error ``F.one_hot`` raises on the CPU for an index out of range, or None; checked on an
+    accelerator's tensor on the first calls of a call site (one reduction, one read)."""
+    import torch
+
+    tensor = args[0] if args else kwargs.get("tensor")
+    if type(tensor) is not torch.Tensor or (tensor.device.type == "cpu" and not _FORCE_DEVICE_PATH):
+        return None
+    if tensor.device.type == "meta" or not tensor.numel() or tensor.is_floating_point():
+        return None
+    watch = _ACTIVE[-1]
+    key = (id(frame.f_code), frame.f_lasti) if frame is not None else None
+    calls = watch._index_calls.get(key, 0) + 1
+    watch._index_calls[key] = calls
+    if calls > watch.sample and calls not in watch.audit_at:
+        return None
+    classes = args[1] if len(args) > 1 else kwargs.get("num_classes", -1)
+    with torch.no_grad(), torch._C.DisableTorchFunctionSubclass():
+        low, high = torch.stack(torch.aminmax(tensor.detach())).tolist()  # the one read
+    if low < 0:
+        return RuntimeError("Class values must be non-negative.")
+    if type(classes) is int and classes >= 0 and high >= classes:
+        return RuntimeError("Class values must be smaller than num_classes.")
+    return None
+
+
 # --- the watch -------------------------------------------------------------------------------------------
 
 _INTERNAL: dict[int, str] = {}  # id(code object) -> _USER, _WALK or _SKIP
@@ -518,6 +595,7 @@ class Watch:
         self.values = bool(values)
         self.min_severity = min_severity
         self.audit_at = frozenset(audit_at)  # later calls examined (the light watch: none)
+        self._index_calls: dict = {}  # F.one_hot call site -> calls (range-checked like examined loss calls)
         self.listener = None  # called as listener(site, finding) for each new finding (the light watch)
         self.report = LossReport(self)
         self._sites: dict = {}

@@ -29,6 +29,9 @@ def nllhint_blocks(cell) -> list[str]:
         elif out["output_type"] == "stream" and out["name"] == "stdout" and "nllhint losscheck" in out["text"]:
             text = ANSI.sub("", out["text"])
             blocks.append(text[text.index("nllhint losscheck"):].rstrip())
+        elif out["output_type"] == "display_data" and "nllhint losscheck" in out["data"].get("text/plain", ""):
+            text = out["data"]["text/plain"]  # in a kernel the report is an HTML block with this text/plain
+            blocks.append(text[text.index("nllhint losscheck"):].rstrip())
     return blocks
 
 

@@ -207,3 +207,28 @@ def test_cuda_one_based_labels_raise_an_ordinary_error_and_the_context_survives(
         with pytest.raises(IndexError, match="Target 4 is out of bounds"):
             F.cross_entropy(logits, targets)
     assert torch.ones(2, device=device).sum().item() == 2.0  # no device-side assert happened
+
+
+def test_one_hot_out_of_range_raises_the_cpu_error_with_the_hint(ipython, device_path):
+    run = ipython.run("""
+        import torch, torch.nn.functional as F
+        labels = torch.tensor([1, 2, 3, 3])
+        encoded = F.one_hot(labels, num_classes=3)
+    """)
+    assert not run.success
+    assert run.out.count("RuntimeError: Class values must be smaller than num_classes.") == 1
+    assert "----> 3 encoded = F.one_hot(labels, num_classes=3)" in run.out
+    assert "nllhint NLH" in run.out, run.out
+    assert ipython.run("print(F.one_hot(labels - 1, num_classes=3).shape)").out == "torch.Size([4, 3])\n"
+
+
+def test_one_hot_is_scripted_and_compiled_as_the_builtin_under_the_watch():
+    def encode(x: torch.Tensor):
+        return F.one_hot(x, 3)
+
+    with nllhint.watch():
+        scripted = torch.jit.script(encode)
+        compiled = torch.compile(encode, backend="eager", fullgraph=True)
+        x = torch.tensor([0, 2, 1])
+        assert torch.equal(scripted(x), compiled(x)) and torch.equal(scripted(x), F.one_hot(x, 3))
+    assert F.one_hot is torch._C._nn.one_hot
