@@ -103,6 +103,23 @@ def test_losscheck_callback_on_a_clean_fit_says_so_in_one_line(ipython):
     assert re.search(r"^nllhint losscheck: 4 loss calls at 1 site, no problems found$", run.out, re.M), run.out
 
 
+def test_losscheck_callback_gives_a_plain_script_the_hint_and_leaves_no_hook_after_a_clean_fit(tmp_path):
+    callback = ", callbacks=[LossCheck()]"
+    header = "import lightning as L\nfrom nllhint.integrations.lightning import LossCheck\nimport sys"
+    failing = module(ONE_HOT, callbacks=callback).replace("import lightning as L", header)
+    (tmp_path / "train.py").write_text(failing + "trainer.fit(Classifier(), loader)\n")
+    ran = subprocess.run([sys.executable, "train.py"], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                         env={**os.environ, "NO_COLOR": "1"})
+    assert ran.returncode == 1
+    assert "nllhint NLH201 [target-shape] `targets` is one-hot encoded (8, 4)" in ran.stderr
+    assert "at train.py:16 · nllhint rules NLH201" in ran.stderr
+
+    clean = module("loss = F.cross_entropy(logits, y)", callbacks=callback).replace("import lightning as L", header)
+    (tmp_path / "clean.py").write_text(clean + "trainer.fit(Classifier(), loader)\nprint(sys.excepthook is sys.__excepthook__)\n")
+    ran = subprocess.run([sys.executable, "clean.py"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert ran.returncode == 0 and ran.stdout.splitlines()[-1] == "True", ran.stdout + ran.stderr
+
+
 def run_script(cwd, *args) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR", "NLLHINT_DEBUG")}
     env["NO_COLOR"] = "1"

@@ -8,8 +8,8 @@
 
 The same as ``with nllhint.watch() as report: trainer.train()`` followed by ``print(report)``: it sees the
 losses of a ``compute_loss`` override and those a model computes from ``labels=``. An exception raised
-through a loss gets its hint from ``%load_ext nllhint`` in a notebook, and from the excepthook this callback
-installs in a script (as ``nllhint.install()``). ``transformers`` calls no callback when training raises,
+through a loss gets its hint from ``%load_ext nllhint`` in a notebook, and in a script from the excepthook
+this callback installs for the run (``nllhint.install()``; removed again when training ends normally). ``transformers`` calls no callback when training raises,
 so the watch of a failed run is stopped, unprinted, by the next ``train()`` or by ``close()``; the
 ``with nllhint.watch():`` form has no such gap. ``LossCheckCallback().report`` is the last run's report.
 """

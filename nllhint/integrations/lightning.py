@@ -8,8 +8,8 @@
 
 The same as ``with nllhint.watch() as report: trainer.fit(...)`` followed by ``print(report)``, covering
 ``training_step``, ``validation_step`` and anything else ``fit`` runs. An exception raised through a loss
-gets its hint from ``%load_ext nllhint`` in a notebook, and from the excepthook this callback installs in a
-script (as ``nllhint.install()``). Under DDP each rank prints its own report, labelled ``[rankN]:``.
+gets its hint from ``%load_ext nllhint`` in a notebook, and in a script from the excepthook this callback
+installs for the fit (``nllhint.install()``; removed again when the fit ends without an error). Under DDP each rank prints its own report, labelled ``[rankN]:``.
 ``LossCheck().report`` is the last fit's ``LossReport``. Works with ``lightning`` and, when that is not
 installed, ``pytorch_lightning``.
 """
@@ -50,4 +50,4 @@ class LossCheck(Callback):
         self._session.end()
 
     def on_exception(self, trainer, pl_module, exception) -> None:
-        self._session.end(clean=False)  # what was found before the crash; the exception's hint comes after it
+        self._session.end(clean=False, failed=True)  # what was found before the crash; its hint comes after
