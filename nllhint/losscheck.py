@@ -164,6 +164,12 @@ class LossCheckMagics(Magics):
                 shown = ", ".join(f"{k}={v}" for k, v in state.options.items())
                 print(f"nllhint: losscheck is on ({shown})")
             else:
+                from . import default_watch
+
+                if default_watch.for_shell(self.shell) is not None:
+                    print("nllhint: the default light watch is on: a short notice for a sure finding at the first "
+                          "call of each loss line (%losscheck on for full reports, %losscheck off to stop)")
+                    return
                 print("nllhint: losscheck is off (%losscheck on to watch every cell, %%losscheck for one cell)")
 
     def _cell(self, cell: str, options: dict, *, quiet: bool, brief: bool):

@@ -164,6 +164,7 @@ def test_losscheck_off_ends_the_default_watch_and_on_gives_the_full_report(ipyth
     """
     assert "NLH801" in ipython.run(cell).out
     assert hasattr(F.nll_loss, "__nllhint_original__")  # the light watch's wrapper
+    assert "default light watch is on" in ipython.run("%losscheck status").out
     assert ipython.run("%losscheck off").out == "nllhint: losscheck off\n"
     assert not hasattr(F.nll_loss, "__nllhint_original__")
     assert ipython.run(cell).out == ""
@@ -173,6 +174,7 @@ def test_losscheck_off_ends_the_default_watch_and_on_gives_the_full_report(ipyth
     assert "nllhint losscheck: 1 loss call at 1 site" in out and "NLH801" in out
     ipython.run("%losscheck off")
     assert ipython.run(cell).out == ""  # off for the session
+    assert "losscheck is off" in ipython.run("%losscheck status").out
 
 
 def test_unload_restores_every_function_by_identity(ipython):
@@ -350,3 +352,41 @@ def test_a_script_traceback_is_the_one_without_the_watch(tmp_path, monkeypatch):
     light = traceback_with("light")
     assert light.startswith("Traceback") and "nllhint/" not in light, light  # no frame of the package
     assert light == traceback_with("off")
+
+
+def test_ddp_training_step_under_the_light_watch(tmp_path):
+    """A one-process DDP (gloo) step with the light watch from nllhint.install(): same loss as without it."""
+    script = tmp_path / "ddp.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, sys
+        if os.environ.get("WITH_NLLHINT"):
+            import nllhint
+            nllhint.install()
+        import torch, torch.distributed as dist, torch.nn as nn, torch.nn.functional as F
+        dist.init_process_group("gloo", init_method="file://{tmp_path / 'store'}-" + os.environ["RUN"],
+                                rank=0, world_size=1)
+        torch.manual_seed(0)
+        model = nn.parallel.DistributedDataParallel(nn.Linear(6, 3))
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        x, y = torch.randn(8, 6), torch.randint(0, 3, (8,))
+        for step in range(5):
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+        print(repr(loss.item()), hasattr(F.cross_entropy, "__nllhint_original__"))
+        dist.destroy_process_group()
+    """))
+
+    def run(with_nllhint: bool, name: str):
+        env = dict(__import__("os").environ, RUN=name)
+        env.pop("WITH_NLLHINT", None)
+        if with_nllhint:
+            env["WITH_NLLHINT"] = "1"
+        return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env)
+
+    plain, watched = run(False, "plain"), run(True, "watched")
+    assert plain.returncode == 0 and watched.returncode == 0, watched.stderr
+    value, wrapped = watched.stdout.split()
+    assert wrapped == "True" and plain.stdout.split()[0] == value  # watched, and bit-identical
+    assert "nllhint" not in watched.stderr
