@@ -403,6 +403,20 @@ def from_exception(exc: BaseException) -> LossContext | None:
         ctx.via = "loss"
         _read_loss_frame(ctx, entries, loss_i, in_torch)
         return ctx
+    call_i = _find_loss_call(entries, torch_dir, exc)
+    if call_i is not None:  # criterion(out, y, w): Python refused the arguments before forward ran
+        ctx.via = "call"
+        owner = entries[call_i].tb_frame.f_locals.get("self")
+        ctx.module = type(owner).__name__
+        user_i = _user_index(entries, call_i, in_torch)
+        if user_i is not None:
+            names = positional_params(type(owner).forward)
+            _read_user_call(ctx, entries, user_i, names)
+            node, source = find_call(entries[user_i])
+            if node is not None and ctx.call is not None and getattr(source, "text", None):
+                extra = [ast.get_source_segment(source.text, a) for a in node.args[len(names):]]
+                ctx.options["extra_args"] = tuple(e for e in extra if e)
+        return ctx
     back_i = _find_backward_entry(entries, torch_dir)
     if back_i is not None:
         ctx.via = "backward"
@@ -462,6 +476,20 @@ def _callback_name(entries, loss_i: int, in_torch) -> str | None:
         if not in_torch[j]:
             return entries[j].tb_frame.f_code.co_name
     return None
+
+
+def _find_loss_call(entries, torch_dir, exc) -> int | None:
+    """The innermost entry when a loss module's call itself raised a TypeError about forward's arguments."""
+    if not isinstance(exc, TypeError) or not entries:
+        return None
+    tb = entries[-1]
+    code = tb.tb_frame.f_code
+    if code.co_filename != torch_dir + os.path.join("nn", "modules", "module.py") or code.co_name != "_call_impl":
+        return None
+    owner = tb.tb_frame.f_locals.get("self")
+    if not type(owner).__name__.endswith(("Loss", "WithLoss")) or "forward()" not in str(exc):
+        return None
+    return len(entries) - 1
 
 
 def _find_backward_entry(entries, torch_dir) -> int | None:

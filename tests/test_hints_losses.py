@@ -456,3 +456,30 @@ def test_numpy_labels_for_cross_entropy(ipython):
     ''')
     assert not run.success
     assert "NLH591" in run.out and "torch.as_tensor(labels).long()" in run.out
+
+
+def test_reduction_passed_to_the_call_inside_a_training_step(ipython):
+    run = ipython.run('''
+        import torch, torch.nn as nn
+        class Trainer:
+            def __init__(self):
+                self.model = nn.Linear(6, 3)
+                self.criterion = nn.CrossEntropyLoss()
+            def step(self, x, y):
+                losses = self.criterion(self.model(x), y, reduction='none')
+                return losses.mean()
+        Trainer().step(torch.randn(5, 6), torch.randint(0, 3, (5,)))
+    ''')
+    assert not run.success and "unexpected keyword argument 'reduction'" in run.out
+    assert "NLH592" in run.out and "self.criterion = nn.CrossEntropyLoss(reduction='none')" in run.out
+    assert "losses = self.criterion(self.model(x), y)" in run.out
+
+
+def test_an_unrelated_type_error_stays_untouched(ipython):
+    run = ipython.run('''
+        def accuracy(pred, target):
+            return (pred == target).float().mean()
+        accuracy(1, 2, 3)
+    ''')
+    assert not run.success and "takes 2 positional arguments but 3 were given" in run.out
+    assert "nllhint" not in run.out

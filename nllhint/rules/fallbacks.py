@@ -387,5 +387,104 @@ def target_not_a_tensor(ctx) -> Hint | None:
     )
 
 
-RULES = [tensors_to_constructor, target_not_a_tensor, one_score_per_sample, integer_probability_target, ignore_index_one_hot, ignore_index_soft, option_type,
-         scalar_input, k_dim_target, unbatched_input, two_d_index_target, complex_kl]
+@rule("NLH592", "bad-option", "options or weights passed to the loss's call instead of its constructor",
+      families=("forward-args",),
+      examples=(
+          Example(
+              "import torch, torch.nn as nn\n"
+              "criterion = nn.CrossEntropyLoss()\n"
+              "logits, labels = torch.randn(8, 4), torch.randint(0, 4, (8,))\n"
+              "per_sample = criterion(logits, labels, reduction='none')",
+              expect=("criterion = nn.CrossEntropyLoss(reduction='none')", "per_sample = criterion(logits, labels)")),
+          Example(
+              "import torch, torch.nn as nn\n"
+              "criterion = nn.MSELoss()\n"
+              "pred, target = torch.randn(8, 2), torch.randn(8, 2)\n"
+              "sample_weights = torch.rand(8)\n"
+              "loss = criterion(pred, target, sample_weights)",
+              expect=("reduction='none'", "* sample_weights.view(-1, 1)).mean()")),
+      ))
+def call_arguments(ctx) -> Hint | None:
+    """A loss module is called with its tensors only, ``criterion(input, target)``; options (reduction, weight,
+    ignore_index, ...) are given when it is built, and per-sample weights are applied to the unreduced loss."""
+    m = ctx.family("forward-args")
+    if m is None or ctx.via != "call" or ctx.call is None or not ctx.module:
+        return None
+    from ..contracts import by_module
+
+    terms = by_module(ctx.module)
+    forward = list(terms.forward) if terms else []
+    callee = ctx.call.callee
+    at = ctx.call.statement.find(callee + "(")
+    lhs = ctx.call.statement[:at] if at > 0 else "loss = "
+    name = callee if callee.replace(".", "").replace("_", "").isalnum() and not callee.startswith("nn.") else "criterion"
+    args = ", ".join(ctx.call.args[p] for p in forward if p in ctx.call.args)
+    built = f"nn.{ctx.module}"
+    keyword = m.groups.get("keyword")
+    if keyword:
+        value = ctx.call.args.get(keyword)
+        if value is None:
+            return None
+        where = "  # where the loss is built" if name != callee or "." in name else ""
+        return Hint(
+            title=f"{keyword}= belongs to {ctx.module}(...), not to the call",
+            message=(f"A loss module is called with its tensors only, ({', '.join(forward) or 'input, target'}); "
+                     f"{keyword} is set when the loss is built (the functional form F.{terms.name if terms else '...'} "
+                     "takes it per call instead)."),
+            fix=f"{name} = {built}({keyword}={value}){where}\n{lhs}{name}({args})",
+            evidence=(),
+        )
+    extra = ctx.options.get("extra_args") or ()
+    if m.groups.get("given") and len(extra) == 1:
+        w = extra[0]
+        value = ctx.lookup(w) if w.isidentifier() else None
+        import torch
+
+        inp = ctx.lookup(ctx.call.args.get(forward[0], "")) if forward else None
+        shape = tuple(value.shape) if isinstance(value, torch.Tensor) else None
+        classes = inp.shape[1] if isinstance(inp, torch.Tensor) and inp.ndim >= 2 else None
+        rows = inp.shape[0] if isinstance(inp, torch.Tensor) and inp.ndim >= 1 else None
+        if terms is not None and terms.weight == "class" and shape == (classes,) and classes != rows:
+            return Hint(
+                title=f"`{w}` looks like a class weight ({classes} entries): it goes to {ctx.module}(weight=...)",
+                message=(f"{ctx.module} is called with ({', '.join(forward)}) only; a class weight is part of the "
+                         "loss, given when it is built."),
+                fix=f"{name} = {built}(weight={w})\n{lhs}{name}({args})",
+                evidence=(),
+            )
+        unreduced = None
+        if isinstance(inp, torch.Tensor) and terms is not None:
+            if terms.elementwise or terms.same_shape:
+                unreduced = tuple(inp.shape)
+            elif terms.class_loss and inp.ndim >= 2:
+                unreduced = (inp.shape[0], *inp.shape[2:])
+        weight = None
+        if shape is not None and unreduced is not None:
+            if shape == unreduced:
+                weight = w
+            elif shape == (rows,) and len(unreduced) > 1 and unreduced[0] == rows:
+                weight = f"{w}.view(-1{', 1' * (len(unreduced) - 1)})"
+        return Hint(
+            title=f"{ctx.module} takes ({', '.join(forward)}), not a third argument `{w}`",
+            message=(f"Per-sample weights are not an argument of the loss: compute the unreduced loss "
+                     f"(reduction='none') and weight it yourself"
+                     + (f"; the unreduced loss is {unreduced} and `{w}` is {shape}." if shape and unreduced
+                        else ".")),
+            fix=(f"{name} = {built}(reduction='none')\n{lhs}({name}({args}) * {weight}).mean()" if weight else None),
+            evidence=(),
+        )
+    missing = m.groups.get("names")
+    if missing:
+        return Hint(
+            title=f"{ctx.module} was called without {missing}",
+            message=(f"A loss compares the model's output with the truth: call it with ({', '.join(forward)}), "
+                     f"e.g. {callee}({args or 'output'}, target)."),
+            fix=None,
+            evidence=(),
+        )
+    return None
+
+
+RULES = [tensors_to_constructor, target_not_a_tensor, call_arguments, one_score_per_sample, integer_probability_target,
+         ignore_index_one_hot, ignore_index_soft, option_type, scalar_input, k_dim_target, unbatched_input,
+         two_d_index_target, complex_kl]
