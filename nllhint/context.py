@@ -633,7 +633,7 @@ def _read_library_call(ctx: LossContext, entries, user_i: int, loss_i: int, in_t
     renames = {}
     for key in ctx.tensors:
         tensor = loss_locals.get(key)
-        param = next((p for p, v in received.items() if _same_storage(tensor, v, torch)), None)
+        param = _received_as(tensor, received, torch)
         if param is None:
             continue
         expr = call.args.get(param) or (f'{spread}["{param}"]' if spread else None)  # model(**batch)
@@ -677,11 +677,21 @@ def _positional(frame) -> list[str]:
     return [name for name in code.co_varnames[: code.co_argcount] if name != "self"]
 
 
-def _same_storage(tensor, value, torch) -> bool:
-    """Is ``tensor`` the user's ``value`` itself or a view of it (``labels.view(-1)``)? Identity only."""
-    if not (_is(tensor, torch.Tensor) and _is(value, torch.Tensor)):
-        return False
-    return tensor is value or tensor._base is value or (tensor._base is not None and tensor._base is value._base)
+def _received_as(tensor, received: dict, torch) -> str | None:
+    """The parameter under which the library received ``tensor`` itself, else a value it is a view of
+    (``labels.view(-1)``), else a view of the same elements (both views of one batch, same offset and size).
+    Identity and metadata only: two slices of one batch (features and labels) are never confused."""
+    if not _is(tensor, torch.Tensor):
+        return None
+    tensors = [(p, v) for p, v in received.items() if _is(v, torch.Tensor)]
+    base = tensor._base
+    for matches in (lambda v: v is tensor, lambda v: base is v,
+                    lambda v: (base is not None and v._base is base and v.storage_offset() == tensor.storage_offset()
+                               and v.numel() == tensor.numel())):
+        found = next((p for p, v in tensors if matches(v)), None)
+        if found is not None:
+            return found
+    return None
 
 
 def _read_user_call(ctx: LossContext, entries, user_i: int, loss_params: list[str]) -> None:

@@ -115,3 +115,13 @@ def test_explain_from_python_points_at_the_callers_line(tinylib):
         # the line in this file that called the library, not the library's loss line
         [finding] = nllhint.explain(exc)
     assert finding.location.startswith("test_frameworks_library.py:")
+
+
+def test_two_views_of_one_batch_are_told_apart(ipython, tinylib):
+    ipython.run(CELL.replace("model = TextClassifier(num_labels=4)", "model = TextClassifier(num_labels=4).double()"))
+    run = ipython.run("""
+        data = torch.cat([torch.randn(8, 6, dtype=torch.float64), torch.tensor([1., 2, 3, 4, 1, 2, 3, 4])[:, None]], 1)
+        out = model(data[:, :6], labels=data[:, 6])
+    """)
+    hint = hint_part(run.out)  # both arguments are views of `data`: only the labels are the loss's target
+    assert "`data[:, 6]`" in hint and "`data[:, :6]`" not in hint
