@@ -1062,7 +1062,7 @@ def _walk_backward(watch: "Watch", tensors, frame, key, n: int, logs: set) -> No
         return
     site = _backward_site(watch, frame, key, n)
     site.label = "hand-written loss"
-    for item, hint in handwritten.hints(found, frame.f_code.co_filename, _lazy().location_of):
+    for item, hint in handwritten.hints(found, frame.f_code.co_filename, _lazy().location_of, frame.f_lineno):
         if item.code in site.findings:
             continue
         entry = handwritten.BY_CODE[item.code]  # the registry's category and severity

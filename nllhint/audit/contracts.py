@@ -31,6 +31,11 @@ def _shape(shape) -> str:
 
 def _redim(call: LossCall, name: str, producer: str, dim: int) -> str | None:
     """The user's line with the softmax/log_softmax in ``name``'s expression moved to ``dim``."""
+    outer = unwrap(call.name(name), "log") if producer == "softmax" else None
+    if outer:  # torch.log(F.softmax(x, dim=0)) -> x.log_softmax(dim=1): the right dim, and stable
+        found = unwrap(outer[0], "softmax")
+        if found:
+            return call.fix({name: method_on(found[0], f".log_softmax(dim={dim})")})
     found = unwrap(call.name(name), producer)
     if found:
         return call.fix({name: method_on(found[0], f".{producer}(dim={dim})")})
@@ -68,8 +73,10 @@ def nll_wrong_dim(call: LossCall) -> Hint | None:
         return None
     class_dim = 1 if len(shape) >= 2 else 0
     found = normalisation(call.tensor("input"), class_dim)
-    if found is None or not found.wrong or found.producer != "log_softmax":
+    if found is None or not found.wrong:
         return None
+    if found.producer != "log_softmax" and "LogBackward0" not in found.via:
+        return None  # plain probabilities: NLH802 says so
     return _wrong_dim_hint(call, "input", found, class_dim, "NLLLoss reads the classes from dim 1")
 
 

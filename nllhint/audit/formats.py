@@ -11,7 +11,7 @@ import math
 
 from ..probe import _num
 from .base import Example, Hint, LossCall, audit, method_on, unwrap
-from .provenance import upstream
+from .provenance import normalisation, upstream
 
 CLASS_LOSSES = ("cross_entropy", "nll_loss")
 LINEAR = ("linear", "conv")
@@ -234,6 +234,10 @@ def log_of_softmax(call: LossCall) -> Hint | None:
         if inner:
             arg, dim = inner
             if inner_fn == "softmax":
+                shape = call.shape("input") or ()
+                norm = normalisation(call.tensor("input"), 1 if len(shape) >= 2 else 0)
+                if norm is not None and norm.wrong:  # over the wrong dim too (NLH820): fix both at once
+                    dim = str(norm.expected)
                 new = method_on(arg, f".log_softmax(dim={dim or 1})")
             else:
                 new = f"F.logsigmoid({arg})"

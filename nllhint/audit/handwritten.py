@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import linecache
+import re
 from dataclasses import dataclass
 
 from ..finding import Hint
@@ -212,12 +213,18 @@ def _matches(kind: str, arg: str, assigned: dict[str, str]) -> str | None:
     for c in out:
         if any(w in c for w in want):
             return c
+    head = re.match(r"[A-Za-z_]\w*", candidates[0])  # probs[range(n), y], probs.gather(1, y): the name
+    if head and head.group(0) in assigned and any(w in assigned[head.group(0)] for w in want):
+        return assigned[head.group(0)]
     return None
 
 
-def hints(found: list[LogFound], filename: str, location_of) -> list[tuple[LogFound, Hint]]:
-    """One hint per unsafe log kind, naming the user's line and expression when the source shows it."""
+def hints(found: list[LogFound], filename: str, location_of, line: int | None = None) -> list[tuple[LogFound, Hint]]:
+    """One hint per unsafe log kind, naming the user's line and expression when the source shows it.
+    Logs after the backward() ``line`` cannot be in its graph; the nearest one before it is preferred."""
     calls = log_calls(filename)
+    if line is not None:
+        calls = sorted((c for c in calls if c[0] <= line), key=lambda c: -c[0])
     assigned = _assignments(filename) if calls else []
     out = []
     for item in found:
@@ -227,6 +234,12 @@ def hints(found: list[LogFound], filename: str, location_of) -> list[tuple[LogFo
             if inner is not None or (item.kind == "zero" and "eps" not in arg and "clamp" not in arg):
                 where = (lineno, call, arg, inner)
                 break
+        if where is None:  # the graph proves it; name the one unprotected log of the right form, if one
+            plain = [(lineno, call, arg, None) for lineno, call, arg in calls
+                     if not any(m in arg for m in ("eps", "clamp", "+", "1e-"))
+                     and (arg.replace(" ", "").startswith(("1-", "(1-")) == (item.kind == "1-sigmoid"))]
+            if len(plain) == 1:
+                where = plain[0]
         out.append((item, _hint(item, where, filename, location_of)))
     return out
 
@@ -248,6 +261,8 @@ def _hint(item: LogFound, where, filename: str, location_of) -> Hint:
                      f"an inf/NaN loss; log_softmax computes the same values stably (or use "
                      f"F.cross_entropy on the logits, which does both)."),
             fix=(f"replace {expr} with `{better}`" if better else
+                 f"make log-probabilities where the softmax is (F.softmax -> F.log_softmax, nn.Softmax -> "
+                 f"nn.LogSoftmax) and drop the torch.log: use `{where[2]}` of those" if where else
                  "replace torch.log(F.softmax(x, dim)) with F.log_softmax(x, dim)"),
         )
     if item.kind in ("sigmoid", "1-sigmoid"):
