@@ -134,11 +134,15 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "not-tensor": (
         r"argument '(?P<arg>\w+)' \(position \d+\) must be Tensor, not (?P<type>[\w.]+)",
         r"'(?P<type>int|float|bool|list|tuple|numpy\.ndarray)' object has no attribute '(?:dim|size|shape|ndim)'",
+        r"cannot assign '(?P<type>[\w.]+)' object to buffer '(?P<arg>\w+)'",
     ),
     "forward-args": (
         r"forward\(\) missing (?P<missing>\d+) required positional arguments?: (?P<names>.+)$",
         r"forward\(\) takes (?P<takes>\d+) positional arguments? but (?P<given>\d+) were given",
         r"forward\(\) got an unexpected keyword argument '(?P<keyword>\w+)'",
+    ),
+    "option-arg-type": (
+        r"argument '(?P<arg>\w+)' \(position \d+\) must be (?P<expected>int|float|bool|str), not (?P<type>[\w.]+)",
     ),
     "tensor-bool": (r"(?:Boolean|bool) value of Tensor with more than one value is ambiguous",),
     "input-0d": (r"Expected (?:input tensor to have )?1 or more dimensions \(got (?P<dim>0)\)",),

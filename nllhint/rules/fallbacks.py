@@ -485,6 +485,65 @@ def call_arguments(ctx) -> Hint | None:
     return None
 
 
-RULES = [tensors_to_constructor, target_not_a_tensor, call_arguments, one_score_per_sample, integer_probability_target,
+@rule("NLH593", "bad-option", "an option of the wrong type (ignore_index=None, ignore_index=255.0)",
+      families=("option-arg-type",),
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "config = {'pad_id': None}\n"
+          "criterion = nn.CrossEntropyLoss(ignore_index=config['pad_id'])\n"
+          "loss = criterion(torch.randn(6, 4), torch.randint(0, 4, (6,)))",
+          expect=("ignore_index=-100",)),))
+def option_arg_type(ctx) -> Hint | None:
+    m = ctx.family("option-arg-type")
+    arg, got, expected = m.groups.get("arg"), m.groups.get("type"), m.groups.get("expected")
+    if arg not in ctx.options and arg not in ("ignore_index", "reduction"):
+        return None
+    written = option_text(ctx, arg, repr(ctx.options.get(arg)))
+    value = ctx.options.get(arg)
+    if arg == "ignore_index" and got == "NoneType":
+        return Hint(
+            title=f"ignore_index={written} is None; {ctx.loss_label} needs an int",
+            message=("ignore_index is the label value to skip. To skip nothing leave it out: the default -100 "
+                     "matches no class index. If some label marks padding, give that value."),
+            fix=option_fix(ctx, arg, "-100"),
+            evidence=(),
+        )
+    if expected == "int" and isinstance(value, float) and value == int(value):
+        return Hint(title=f"{arg}={written} is a float; {ctx.loss_label} needs an int",
+                    message=f"{arg} is compared with the integer class labels: write it as an int.",
+                    fix=option_fix(ctx, arg, str(int(value))), evidence=())
+    return Hint(title=f"{arg}={written} is a {got}; {ctx.loss_label} needs a {expected}",
+                message=f"{arg} must be a Python {expected}.", fix=None, evidence=())
+
+
+@rule("NLH594", "weight-size", "a class weight (or pos_weight) given as a list or NumPy array, not a tensor",
+      families=("not-tensor",),
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "criterion = nn.CrossEntropyLoss(weight=[1.0, 3.0, 0.5])\n"
+          "loss = criterion(torch.randn(6, 3), torch.randint(0, 3, (6,)))",
+          expect=("nn.CrossEntropyLoss(weight=torch.tensor([1.0, 3.0, 0.5]))",)),))
+def weight_not_a_tensor(ctx) -> Hint | None:
+    m = ctx.family("not-tensor")
+    arg, got = m.groups.get("arg"), m.groups.get("type", "")
+    if arg not in ("weight", "pos_weight") or got not in NOT_TENSORS:
+        return None
+    written = option_text(ctx, arg, arg)
+    inp = ctx.input
+    device = ", device=...  # the input's device" if inp is not None and inp.device != "cpu" else ""
+    new = f"torch.tensor({written}, dtype=torch.float32)" if got in ("list", "tuple") else \
+        f"torch.as_tensor({written}, dtype=torch.float32)"
+    if device:
+        new = new[:-1] + f", device={ctx.name('input')}.device)"
+    return Hint(
+        title=f"{arg}={written} is a {got}; {ctx.loss_label} takes {arg} as a float tensor",
+        message=(f"{arg} holds one float per class; it must be a tensor on the input's device (float32 for a "
+                 "float32 input)."),
+        fix=option_fix(ctx, arg, new.replace(", dtype=torch.float32", "") if got in ("list", "tuple") else new),
+        evidence=(),
+    )
+
+
+RULES = [tensors_to_constructor, target_not_a_tensor, weight_not_a_tensor, call_arguments, option_arg_type, one_score_per_sample, integer_probability_target,
          ignore_index_one_hot, ignore_index_soft, option_type, scalar_input, k_dim_target, unbatched_input,
          two_d_index_target, complex_kl]
