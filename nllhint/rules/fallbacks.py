@@ -421,6 +421,9 @@ def call_arguments(ctx) -> Hint | None:
     args = ", ".join(ctx.call.args[p] for p in forward if p in ctx.call.args)
     built = f"nn.{ctx.module}"
     keyword = m.groups.get("keyword")
+    extra = ctx.options.get("extra_args") or ()
+    if keyword == "weight" and ctx.call.args.get("weight"):  # class weight or per-sample weights: its shape says
+        extra, keyword = (ctx.call.args["weight"],), None
     if keyword:
         value = ctx.call.args.get(keyword)
         if value is None:
@@ -434,8 +437,7 @@ def call_arguments(ctx) -> Hint | None:
             fix=f"{name} = {built}({keyword}={value}){where}\n{lhs}{name}({args})",
             evidence=(),
         )
-    extra = ctx.options.get("extra_args") or ()
-    if m.groups.get("given") and len(extra) == 1:
+    if (m.groups.get("given") or not m.groups.get("names")) and len(extra) == 1:
         w = extra[0]
         value = ctx.lookup(w) if w.isidentifier() else None
         import torch
