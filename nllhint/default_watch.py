@@ -33,6 +33,7 @@ import sys
 MODES = ("off", "light", "full")
 ENV = "NLLHINT_DEFAULT"
 MAX_SEEN = 10_000  # notices remembered for "once per site and code"
+MAX_SITES = 5_000  # call sites kept by the session's watch; beyond, they are forgotten (not their notices)
 
 
 def configured_mode(shell=None) -> str:
@@ -180,7 +181,7 @@ class LightWatch:
             except Exception:
                 if os.environ.get("NLLHINT_DEBUG"):
                     raise
-        if watch is not None and len(watch._sites) > watcher_max_sites():
+        if watch is not None and len(watch._sites) > MAX_SITES:
             watch._sites.clear()  # a long session: forget old sites (their notices are remembered)
         notices, self.pending = self.pending, []
         if notices:
@@ -193,10 +194,6 @@ class LightWatch:
             if os.environ.get("NLLHINT_DEBUG"):
                 raise
             print(f"nllhint: could not show a notice ({type(exc).__name__})", file=sys.stderr)
-
-
-def watcher_max_sites() -> int:
-    return 5_000
 
 
 def _light_watch_class():
