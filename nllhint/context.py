@@ -576,8 +576,15 @@ _LIBRARY = re.compile(r"[/\\](?:site|dist)-packages[/\\]")
 
 
 def _is_library(filename: str) -> bool:
-    """Installed third-party code (site-packages): a library's frame, never the user's own line."""
-    return _LIBRARY.search(filename) is not None
+    """Installed code (site-packages) or the standard library's (a ``functools``/``contextlib`` frame between
+    two library frames): a library's frame, never the user's own line."""
+    return (_LIBRARY.search(filename) is not None or filename.startswith(("<frozen ", _stdlib_dir())))
+
+
+def _stdlib_dir() -> str:
+    import sysconfig
+
+    return os.path.join(sysconfig.get_paths()["stdlib"], "")
 
 
 def _library_class(cls) -> bool:
