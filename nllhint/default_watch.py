@@ -279,7 +279,7 @@ def _post(light):
 def _show_in_shell(shell, notices) -> None:
     from . import notices as render
 
-    if type(shell).__name__ == "ZMQInteractiveShell":  # Jupyter-family frontends: an HTML block
+    if render.in_kernel(shell):  # Jupyter-family frontends: an HTML block
         from IPython.display import display
 
         plain = "\n".join(render.text(n) for n in notices)
@@ -315,8 +315,9 @@ def uninstall_script() -> None:
 
 def _show_on_stderr(notices) -> None:
     from . import notices as render
+    from .distributed import label, rank  # under torchrun: every line labelled [rankN]:
 
     color = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
     sys.stdout.flush()
     for notice in notices:
-        print(render.text(notice, color=color, where=render.SCRIPT_REPORT), file=sys.stderr, flush=True)
+        print(label(render.text(notice, color=color, where=render.SCRIPT_REPORT), rank()), file=sys.stderr, flush=True)

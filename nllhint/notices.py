@@ -152,9 +152,14 @@ def _at(notice: Notice) -> str:
     return f"at {notice.location} · " if notice.location else ""
 
 
+def in_kernel(shell) -> bool:
+    """A Jupyter kernel's shell (JupyterLab, Notebook, VS Code; Colab's shell is a subclass): HTML shows."""
+    return any(cls.__name__ == "ZMQInteractiveShell" for cls in type(shell).__mro__)
+
+
 def display_report(shell, report, *, brief: bool = False) -> bool:
     """In a Jupyter kernel, show a ``%%losscheck`` report as a block (text/plain kept); else False."""
-    if type(shell).__name__ != "ZMQInteractiveShell":
+    if not in_kernel(shell):
         return False
     from IPython.display import display
 
