@@ -879,6 +879,8 @@ class Watch:
 
 def _note_raised(site: _Site, exc: BaseException, frame, wrapper_frame) -> None:
     """Explain a loss call's exception as it passes through (strings kept; settled when the watch stops)."""
+    if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit: let them through at once
+        return
     try:
         from .audit.raised import explain_raised
 
@@ -956,11 +958,14 @@ class _BackwardPatch:
 
     def _wrap(self, original, tensor_backward):
         counts, logs, getframe = self.counts, self.logs, sys._getframe
+        import torch
+
+        compiling = torch.compiler.is_compiling
 
         @functools.wraps(original)
         def backward(*args, **kwargs):
             __tracebackhide__ = True  # noqa: F841
-            if _ACTIVE:
+            if _ACTIVE and not compiling():
                 frame = getframe(1)
                 if frame.f_code is tensor_backward:  # loss.backward(): the user's line is one further up
                     frame = frame.f_back
