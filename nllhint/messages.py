@@ -312,7 +312,8 @@ NO_HINT: tuple[tuple[str, str], ...] = (
     ("Trying to use forward AD with {op}_out that does not support it because it is an out= function",
      "internal: out= variants under forward-mode AD"),
     ("{fn}() got an unexpected keyword argument '{name}'",
-     "Python's own TypeError at the call, before the loss runs (no loss frame to read); the message names the keyword"),
+     "for a functional loss, Python's own TypeError before the loss runs (no loss frame to read) and the message "
+     "names the keyword; a loss module's call with an option gets NLH592"),
     ("Expected 2 or more dimensions (got {d})", "LibTorch C++ API only"),
     ("Expected !options.weight().defined() || options.weight().dim() == 1 to be true, but got false. ...",
      "LibTorch C++ API only"),
