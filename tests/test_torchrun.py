@@ -116,3 +116,22 @@ def test_outside_a_job_nothing_is_labelled_or_claimed(tmp_path, monkeypatch):
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     assert distributed.present([FINDING], lambda fs: "the hint") == "the hint"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_default_mode_notice_is_labelled_per_rank(tmp_path):
+    out = torchrun(tmp_path, """
+        import torch
+        import torch.distributed as dist
+        import torch.nn.functional as F
+
+        dist.init_process_group("gloo")
+        model = torch.nn.Linear(4, 3)
+        x, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
+        for step in range(3):
+            loss = F.nll_loss(model(x), y)
+        dist.destroy_process_group()
+    """, "-m", "nllhint", "run")
+    for rank in (0, 1):
+        notice = re.findall(rf"^\[rank{rank}\]: nllhint: warning NLH801  F\.nll_loss got raw scores: `model\(x\)`", out, re.M)
+        assert len(notice) == 1, out
+        assert re.search(rf"^\[rank{rank}\]:   at train\.py:9 ", out, re.M)
