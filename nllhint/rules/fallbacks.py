@@ -546,6 +546,6 @@ def weight_not_a_tensor(ctx) -> Hint | None:
     )
 
 
-RULES = [tensors_to_constructor, target_not_a_tensor, weight_not_a_tensor, call_arguments, option_arg_type, one_score_per_sample, integer_probability_target,
-         ignore_index_one_hot, ignore_index_soft, option_type, scalar_input, k_dim_target, unbatched_input,
-         two_d_index_target, complex_kl]
+RULES = [tensors_to_constructor, target_not_a_tensor, weight_not_a_tensor, call_arguments, option_arg_type,
+         one_score_per_sample, integer_probability_target, ignore_index_one_hot, ignore_index_soft,
+         option_type, scalar_input, k_dim_target, unbatched_input, two_d_index_target, complex_kl]

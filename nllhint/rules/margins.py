@@ -81,7 +81,8 @@ def multi_margin_weight(ctx) -> Hint | None:
     classes = inp.shape[-1] if inp is not None and inp.ndim else None
     w = option_text(ctx, "weight", "weight")
     base = (f"MultiMarginLoss's weight rescales each class, so it is 1-D with one entry per class"
-            + (f" ({classes} here)" if classes else "") + f"; `{w}` is {shape_text(weight.shape) if weight.ndim else 'a 0-d tensor'}.")
+            + (f" ({classes} here)" if classes else "")
+            + f"; `{w}` is {shape_text(weight.shape) if weight.ndim else 'a 0-d tensor'}.")
     if weight.ndim >= 2 and max(weight.shape) == weight.numel and (classes is None or weight.numel == classes):
         return Hint(title=f"`{w}` is {shape_text(weight.shape)}: the class weight must be 1-D",
                     message=base + " It holds the right values with extra size-1 axes: flatten it.",
@@ -231,4 +232,5 @@ def multi_margin_batch(ctx) -> Hint | None:
                 fix=None)
 
 
-RULES = [multi_margin_target, multi_margin_batch, margin_fractional_target, multi_margin_weight, multilabel_margin_target, multilabel_margin_range]
+RULES = [multi_margin_target, multi_margin_batch, margin_fractional_target, multi_margin_weight,
+         multilabel_margin_target, multilabel_margin_range]

@@ -700,5 +700,6 @@ def _all_pairs(ctx, x1, x2, y) -> str | None:
     return f"# every {a} against every {b}:\n{fixed}" if fixed else None
 
 
-RULES = [distance_function_kind, hinge_vectors, ranking_score_columns, pair_lengths, triplet_dims, triplet_widths, triplet_batches, cosine_target_shape,
-         cosine_input_dims, pair_widths, pair_target_length, ranking_dims]
+RULES = [distance_function_kind, hinge_vectors, ranking_score_columns, pair_lengths, triplet_dims,
+         triplet_widths, triplet_batches, cosine_target_shape, cosine_input_dims, pair_widths,
+         pair_target_length, ranking_dims]
