@@ -483,3 +483,21 @@ def test_an_unrelated_type_error_stays_untouched(ipython):
     ''')
     assert not run.success and "takes 2 positional arguments but 3 were given" in run.out
     assert "nllhint" not in run.out
+
+
+def test_every_torch_loss_module_has_a_documented_example():
+    """docs/rules.md shows each rule's first example: every loss class torch.nn ships appears in one, as a
+    module or in its functional form (the deprecated NLLLoss2d aside)."""
+    import re
+    from pathlib import Path
+
+    import torch.nn as nn
+
+    from nllhint.contracts import by_module
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "rules.md").read_text()
+    examples = "\n".join(re.findall(r"### Example\n\n```python\n(.*?)```", page, re.S))
+    losses = [name for name in dir(nn) if name.endswith("Loss") and isinstance(getattr(nn, name), type)]
+    missing = [name for name in losses if f"nn.{name}(" not in examples
+               and not (by_module(name) and f"F.{by_module(name).name}(" in examples)]
+    assert len(losses) >= 20 and not missing, missing
