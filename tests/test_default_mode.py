@@ -390,3 +390,19 @@ def test_ddp_training_step_under_the_light_watch(tmp_path):
     value, wrapped = watched.stdout.split()
     assert wrapped == "True" and plain.stdout.split()[0] == value  # watched, and bit-identical
     assert "nllhint" not in watched.stderr
+
+
+def test_install_and_uninstall_in_a_script_restore_the_originals_by_identity():
+    import torch.nn.functional as F
+
+    import nllhint
+
+    before = {name: getattr(F, name) for name in ("cross_entropy", "nll_loss", "mse_loss", "one_hot")}
+    hook = sys.excepthook
+    nllhint.install()
+    try:
+        assert all(getattr(F, name) is not fn for name, fn in before.items())
+    finally:
+        nllhint.uninstall()
+    assert all(getattr(F, name) is fn for name, fn in before.items())
+    assert sys.excepthook is hook
