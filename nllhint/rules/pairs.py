@@ -9,6 +9,7 @@ batch of another size, an extra axis, a target shaped like the inputs instead of
 
 from __future__ import annotations
 
+import math
 import re
 
 from ..probe import _num
@@ -211,10 +212,10 @@ def triplet_dims(ctx) -> Hint | None:
                          f"({k} {odd}s per anchor)."),
                 fix=pick_fix(ctx, fixes),
             )
-    if len(ref) == 2 and len(shape) >= 3 and shape[0] == ref[0] and _prod(shape[1:]) == ref[1]:
+    if len(ref) == 2 and len(shape) >= 3 and shape[0] == ref[0] and math.prod(shape[1:]) == ref[1]:
         return Hint(
             title=f"{ctx.code(odd)} is a feature map {shape_text(shape)}; the others are flat (N, D) {shape_text(ref)}",
-            message=base + f" Flatten it per sample: its {_prod(shape[1:])} values are the D = {ref[1]} features.",
+            message=base + f" Flatten it per sample: its {math.prod(shape[1:])} values are the D = {ref[1]} features.",
             fix=pick_fix(ctx, {odd: ctx.with_method(odd, ".flatten(1)")}),
         )
     if len(shape) == 1 and len(ref) == 2 and shape[0] == ref[1]:
@@ -237,13 +238,6 @@ def triplet_dims(ctx) -> Hint | None:
         )
     return Hint(title=f"{ctx.code(odd)} is {shape_text(shape)} but the others are {shape_text(ref)}",
                 message=base + " Give all three the same layout.", fix=None)
-
-
-def _prod(shape) -> int:
-    out = 1
-    for s in shape:
-        out *= s
-    return out
 
 
 @rule("NLH323", "bad-option", "TripletMarginWithDistanceLoss's distance_function is not a function of two batches",
@@ -433,9 +427,7 @@ def cosine_input_dims(ctx) -> Hint | None:
         )
     if y.ndim == 1 and x1.ndim >= 3 and y.shape[0] != x1.shape[0]:
         d = x1.shape[-1]
-        rows = 1
-        for size in x1.shape[:-1]:
-            rows *= size
+        rows = math.prod(x1.shape[:-1])
         if y.shape[0] not in (1, rows):
             return None
         which = ("one target for every vector" if y.shape[0] == 1 else f"one target per vector ({rows})")

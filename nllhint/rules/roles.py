@@ -9,6 +9,7 @@ import ast
 from collections import Counter
 
 from ..probe import _num
+from .shapes import shape_text  # noqa: F401  (re-exported for the loss-family modules)
 
 
 def contract_of(ctx):
@@ -25,10 +26,6 @@ def roles(ctx) -> tuple[str, ...]:
     found = contract_of(ctx)
     names = found.tensors if found else tuple(ctx.tensors)
     return tuple(n for n in names if n in ctx.tensors)
-
-
-def shape_text(shape) -> str:
-    return f"({shape[0]},)" if len(shape) == 1 else "(" + ", ".join(map(str, shape)) + ")"
 
 
 def odd_one(values: dict[str, object]) -> str | None:
