@@ -199,6 +199,29 @@ net, criterion = Net(), nn.CrossEntropyLoss()
 for step in range(2):
     loss = criterion(net(torch.randn(16, 20)), torch.randint(0, 6, (16,)))
 """, "NLH837", "double-softmax", "log_softmax over the batch"),
+    "ce-on-single-output-head": ("""
+class Regressor(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 1))
+        self.criterion = nn.CrossEntropyLoss()
+    def forward(self, x, y):
+        return self.criterion(self.net(x), y)
+loss = Regressor()(torch.randn(32, 10), torch.randint(0, 2, (32, 1)).float())
+""", "NLH838", "wrong-loss", "always exactly 0"),
+    "ctc-letters-start-at-zero": ("""
+alphabet = "abcdefghij"
+words = ["abc", "jab", "ace"]
+targets = torch.tensor([[alphabet.index(ch) for ch in w] for w in words])
+log_probs = torch.randn(40, 3, len(alphabet) + 1, requires_grad=True).log_softmax(2)
+loss = nn.CTCLoss()(log_probs, targets, torch.full((3,), 40), torch.full((3,), 3))
+""", "NLH839", "ctc-format", "targets + 1"),
+    "bce-with-logits-on-0-255-masks": ("""
+unet = nn.Conv2d(3, 1, 3, padding=1)
+img = torch.randn(2, 3, 16, 16)
+mask = (torch.rand(2, 1, 16, 16) > 0.5).float() * 255
+loss = nn.BCEWithLogitsLoss()(unet(img), mask)
+""", "NLH818", "bce-range", "mask / 255"),
 }
 
 

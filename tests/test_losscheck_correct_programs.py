@@ -554,6 +554,19 @@ x = torch.randn(32, 6)
 loss = F.gaussian_nll_loss(student(x), teacher(x), torch.full((32, 1), 0.5))
 loss.backward()
 """,
+    "ctc-padded-with-blank-beyond-lengths": """
+log_probs = torch.randn(50, 3, 12, requires_grad=True).log_softmax(2)
+targets = torch.zeros(3, 9, dtype=torch.long)
+lengths = torch.tensor([9, 6, 4])
+for i, n in enumerate(lengths.tolist()):
+    targets[i, :n] = torch.randint(1, 12, (n,))
+F.ctc_loss(log_probs, targets, torch.full((3,), 50), lengths).backward()
+""",
+    "bce-soft-mask-scaled": """
+unet = nn.Conv2d(3, 1, 3, padding=1)
+mask = (torch.rand(2, 1, 16, 16) > 0.5).float() * 255
+nn.BCEWithLogitsLoss()(unet(torch.randn(2, 3, 16, 16)), mask / 255).backward()
+""",
 }
 
 

@@ -359,6 +359,98 @@ def one_dim_class_input(call: LossCall) -> Hint | None:
     )
 
 
+@audit("NLH838", "wrong-loss", "CrossEntropyLoss/NLLLoss on a single output: one class, so the loss is constant",
+       losses=("cross_entropy", "nll_loss"), severity="error",
+       examples=(Example(_HEAD + "torch.manual_seed(0)\n"
+                         "model = nn.Linear(10, 1)\n"
+                         "x, y = torch.randn(32, 10), torch.randint(0, 2, (32, 1)).float()\n"
+                         "criterion = nn.CrossEntropyLoss()\n"
+                         "loss = criterion(model(x), y)",
+                         expect=("NLH838", "nn.BCEWithLogitsLoss()")),))
+def single_class(call: LossCall) -> Hint | None:
+    """With one output per sample the softmax over the classes is always 1: CrossEntropyLoss is exactly
+    0 whatever the model says (NLLLoss just returns -output, unbounded). A binary or regression head
+    wants BCEWithLogitsLoss or MSELoss."""
+    shape = call.shape("input")
+    if not shape or len(shape) < 2 or shape[1] != 1 or math.prod(shape) < 2:
+        return None
+    expr = call.code("input")
+    if call.functional and call.call is not None and call.call.callee.endswith(("cross_entropy", "nll_loss")):
+        head = call.call.callee.rsplit(".", 1)
+        fix = call.fix(callee=(head[0] + "." if len(head) == 2 else "") + "binary_cross_entropy_with_logits",
+                       replacements={"target": call.with_method("target", ".float()")}
+                       if not call.is_float("target") else None)
+    else:
+        callee = call.call.callee if call.call else ""
+        fix = (f"{callee} = nn.BCEWithLogitsLoss()   # one logit per sample (MSELoss for a regression target)"
+               if callee.isidentifier() else "use nn.BCEWithLogitsLoss() (or nn.MSELoss() for regression)")
+    what = "always exactly 0" if call.loss == "cross_entropy" else "just minus the output, unbounded below"
+    return Hint(
+        title=f"{expr} has one class ({_shape(shape)}): {call.loss_label} is {what}",
+        message=(f"{expr} has size 1 in the class dim (certain: from its shape), so the softmax over the "
+                 f"classes is 1 for every sample and {call.loss_label} is {what}: the model gets no useful "
+                 f"gradient. For a yes/no target use BCEWithLogitsLoss on this one logit; for a number, "
+                 f"MSELoss; for C classes give the model C outputs."),
+        fix=fix,
+    )
+
+
+@audit("NLH839", "ctc-format", "CTCLoss targets contain the blank index: those labels can never be emitted",
+       losses=("ctc_loss",), severity="error",
+       examples=(Example(_HEAD + "torch.manual_seed(0)\n"
+                         "T, N, C = 30, 2, 6\n"
+                         "log_probs = torch.randn(T, N, C, requires_grad=True).log_softmax(2)\n"
+                         "targets = torch.tensor([[1, 0, 2, 3], [4, 0, 0, 5]])   # 0 is also a letter here\n"
+                         "loss = F.ctc_loss(log_probs, targets, torch.tensor([30, 30]), torch.tensor([4, 4]))",
+                         expect=("NLH839", "blank")),))
+def ctc_blank_in_targets(call: LossCall) -> Hint | None:
+    """CTC reserves the blank index (default 0) for "no label here"; a target label equal to it cannot be
+    aligned as a label, so the loss trains something else without an error. Labels must be 1..C-1 when
+    blank=0 (shift them by one and give the model C+1 outputs)."""
+    blank = call.options.get("blank", 0)
+    found = _blank_positions(call, blank)
+    if not found:
+        return None
+    count, row = found
+    expr = call.code("targets")
+    return Hint(
+        title=f"{expr} uses the blank index {blank} as a label ({count} time{'s' if count != 1 else ''})",
+        message=(f"Within the target lengths {expr} holds {blank}, which is {call.loss_label}'s blank "
+                 f"(certain: read from the tensor, first in sample {row}). The blank means 'no label' in an "
+                 f"alignment, so these labels are never learned as labels. Use labels 1..C-1 (e.g. label + 1, "
+                 f"with one more output for the blank), or pass blank= an index no label uses."),
+        fix=(call.fix({"targets": call.with_method("targets", " + 1")})
+             if blank == 0 else None) or "shift the labels so that none equals blank",
+    )
+
+
+def _blank_positions(call: LossCall, blank: int):
+    """(count, first sample) of target labels equal to blank within the target lengths (bounded read)."""
+    import torch
+
+    t, lengths = call.tensor("targets"), call.tensor("target_lengths")
+    if not call.read_values or t is None or t.device.type == "meta" or t.is_floating_point():
+        return None
+    try:
+        if isinstance(lengths, torch.Tensor):
+            lengths = lengths.reshape(-1)[:1024].tolist()
+        lengths = [int(n) for n in lengths][:1024]
+        with torch.no_grad():
+            if t.dim() == 2:
+                rows = t[:1024, :4096].cpu().tolist()
+                labels = [(i, v) for i, (row, n) in enumerate(zip(rows, lengths)) for v in row[:n]]
+            else:
+                flat = t.reshape(-1)[:4096].cpu().tolist()
+                labels, start = [], 0
+                for i, n in enumerate(lengths):
+                    labels += [(i, v) for v in flat[start:start + n]]
+                    start += n
+    except Exception:
+        return None
+    hits = [i for i, v in labels if v == blank]
+    return (len(hits), hits[0]) if hits else None
+
+
 # --- arguments in the wrong order --------------------------------------------------------------------
 
 _SWAP_EXAMPLE = Example(_HEAD + "torch.manual_seed(0)\n"
@@ -580,6 +672,7 @@ _NEGATIVE_AUDITS = [
 ]
 
 
-RULES = [nll_wrong_dim, cross_entropy_wrong_dim, kl_over_batch, ctc_wrong_dim, zero_one_for_signs, multi_hot_for_index_lists,
-         index_lists_for_multi_hot, class_weight_on_last_dim, one_dim_class_input, gaussian_var_as_target,
-         poisson_rate_with_log_input, *_SWAPPED, *_NEGATIVE_AUDITS]
+RULES = [nll_wrong_dim, cross_entropy_wrong_dim, kl_over_batch, ctc_wrong_dim, zero_one_for_signs,
+         multi_hot_for_index_lists, index_lists_for_multi_hot, class_weight_on_last_dim, one_dim_class_input,
+         single_class, ctc_blank_in_targets, gaussian_var_as_target, poisson_rate_with_log_input, *_SWAPPED,
+         *_NEGATIVE_AUDITS]

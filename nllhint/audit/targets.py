@@ -63,6 +63,8 @@ def class_indices_into_bce(call: LossCall) -> Hint | None:
     facts = call.values("target")
     if facts is None or not facts.whole or facts.min < 0 or facts.max < 2 or facts.has_nan:
         return None
+    if _scaled_mask(facts) is not None:
+        return None  # a 0/255 mask: NLH818
     expr = call.code("target")
     values = (("{" + ", ".join(_num(v) for v in facts.distinct) + "}") if facts.distinct
               else f"0..{_num(facts.max)}")
@@ -91,6 +93,17 @@ def _cross_entropy_fix(call: LossCall, classes: int) -> str:
             f"({call.name('input')}, {labels})")
 
 
+def _scaled_mask(facts) -> float | None:
+    """k when the values are exactly {0, k} with k an image-mask scale (255, 65535...): a binary mask
+    saved as an image, not class indices."""
+    values = set(facts.distinct or ())
+    if len(values) == 2 and 0.0 in values:
+        k = max(values)
+        if k in (255.0, 65535.0, 100.0):
+            return k
+    return None
+
+
 @audit("NLH818", "bce-range", "BCEWithLogitsLoss targets outside [0, 1] (e.g. -1/+1 labels)",
        losses=("binary_cross_entropy_with_logits",), severity="error",
        examples=(Example(_HEAD + "torch.manual_seed(0)\n"
@@ -105,10 +118,14 @@ def bce_target_outside_unit(call: LossCall) -> Hint | None:
     facts = call.values("target")
     if facts is None or facts.has_nan or (facts.min >= 0 and facts.max <= 1):
         return None
-    if facts.whole and facts.min >= 0:
+    scale = _scaled_mask(facts)
+    if facts.whole and facts.min >= 0 and scale is None:
         return None  # class indices: NLH817
     expr = call.code("target")
-    if facts.distinct is not None and set(facts.distinct) == {-1.0, 1.0}:
+    if scale is not None:
+        what = f"a 0/{_num(scale)} mask"
+        fix = call.fix({"target": call.with_method("target", f" / {_num(scale)}")})
+    elif facts.distinct is not None and set(facts.distinct) == {-1.0, 1.0}:
         what = "-1/+1 labels"
         fix = call.fix({"target": f"({call.name('target')} + 1) / 2"})
     else:
