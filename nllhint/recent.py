@@ -22,7 +22,7 @@ FUNCTIONS = frozenset({"cross_entropy", "nll_loss", "linear_cross_entropy", "mul
 MODULES = {"CrossEntropyLoss": "cross_entropy", "NLLLoss": "nll_loss", "NLLLoss2d": "nll_loss",
            "MultiMarginLoss": "multi_margin_loss", "LinearCrossEntropyLoss": "linear_cross_entropy"}
 HISTORY_CELLS = 5  # cells looked at before the failing one
-MAX_CHARS = 50_000  # a longer cell or function is not parsed
+MAX_CHARS = 20_000  # a longer cell or function is not parsed (a first parse costs ~2 ms per 1000 chars)
 MAX_CALLS = 300  # calls kept per text
 
 
@@ -57,6 +57,30 @@ class _Raw:
     assigned: tuple[str, ...]
 
 
+class _Segments:
+    """Source segments of AST nodes in one text: lines split once (``ast.get_source_segment`` splits the
+    whole text again on every call, quadratic on a long cell)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.ascii = text.isascii()
+        self.lines = re.findall(r"[^\r\n]*(?:\r\n|\r|\n|$)", text)  # as the parser counts lines
+        self.starts = [0]
+        for line in self.lines:
+            self.starts.append(self.starts[-1] + len(line))
+
+    def _offset(self, lineno: int, col: int) -> int:
+        if self.ascii:
+            return self.starts[lineno - 1] + col
+        return self.starts[lineno - 1] + len(self.lines[lineno - 1].encode("utf-8")[:col].decode("utf-8", "replace"))
+
+    def __call__(self, node) -> str:
+        try:
+            return self.text[self._offset(node.lineno, node.col_offset):self._offset(node.end_lineno, node.end_col_offset)]
+        except (AttributeError, IndexError, TypeError):
+            return ""
+
+
 @functools.lru_cache(maxsize=64)
 def _parse(text: str) -> tuple[tuple[_Raw, ...], tuple[tuple[str, str], ...]]:
     """(calls that may be losses, ``name = SomeLoss(...)`` constructor assignments) of one text."""
@@ -66,33 +90,32 @@ def _parse(text: str) -> tuple[tuple[_Raw, ...], tuple[tuple[str, str], ...]]:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
         return (), ()
+    segment = _Segments(text)
     calls, built = [], []
     for stmt in ast.walk(tree):
         if not isinstance(stmt, ast.stmt) or isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef,
                                                               ast.ClassDef, ast.If, ast.For, ast.While,
                                                               ast.With, ast.Try, ast.AsyncFor, ast.AsyncWith)):
             continue
-        statement = ast.get_source_segment(text, stmt) or ""
-        assigned = tuple(ast.get_source_segment(text, t) or "" for t in _targets(stmt))
         if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.value, ast.Call)
                 and _last(stmt.value.func) in MODULES):
-            built.append((assigned[0], ast.get_source_segment(text, stmt.value) or ""))
+            built.append((segment(stmt.targets[0]), segment(stmt.value)))
+        statement = assigned = None
         for node in ast.walk(stmt):
-            if not isinstance(node, ast.Call) or len(calls) >= MAX_CALLS:
+            if not isinstance(node, ast.Call) or len(calls) >= MAX_CALLS or not node.args:
                 continue
             inline = isinstance(node.func, ast.Call) and _last(node.func.func) in MODULES
             last = _last(node.func.func) if inline else _last(node.func)
-            if not last or not node.args:
-                continue
-            if not (inline or last in FUNCTIONS or isinstance(node.func, (ast.Name, ast.Attribute))):
-                continue
+            if not (inline or last in FUNCTIONS or (isinstance(node.func, (ast.Name, ast.Attribute))
+                                                    and len(node.args) + len(node.keywords) >= 2)):
+                continue  # a loss module takes (input, target): one argument is a model or a print
+            if statement is None:
+                statement = segment(stmt)
+                assigned = tuple(segment(t) for t in _targets(stmt))
             calls.append(_Raw(
-                lineno=node.lineno, callee=ast.get_source_segment(text, node.func) or "", last=last,
-                inline=inline, call=ast.get_source_segment(text, node) or "", statement=statement,
-                positional=tuple(ast.get_source_segment(text, a) or "" for a in node.args
-                                 if not isinstance(a, ast.Starred)),
-                keywords=tuple((k.arg, ast.get_source_segment(text, k.value) or "") for k in node.keywords if k.arg),
-                assigned=assigned))
+                lineno=node.lineno, callee=segment(node.func), last=last, inline=inline, call=segment(node),
+                statement=statement, positional=tuple(segment(a) for a in node.args if not isinstance(a, ast.Starred)),
+                keywords=tuple((k.arg, segment(k.value)) for k in node.keywords if k.arg), assigned=assigned))
     calls.sort(key=lambda c: c.lineno)
     return tuple(calls), tuple(built)
 
@@ -220,6 +243,7 @@ def history(shell, current: int | None, cells: int = HISTORY_CELLS) -> list[tupl
     return out
 
 
+@functools.lru_cache(maxsize=64)
 def _python_only(text: str) -> str:
     lines = text.splitlines()
     if lines and lines[0].lstrip().startswith("%%"):

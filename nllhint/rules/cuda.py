@@ -466,8 +466,8 @@ def _variant(suspect: Suspect, lookup) -> tuple[str, str] | None:
     target = suspect.target or ""
     root = re.match(r"[A-Za-z_][\w.]*", target.strip())
     root = root.group(0).split(".")[0] if root else None
-    lines = [line for text in suspect.texts for line in text.splitlines()
-             if root and re.search(rf"(?<![\w.]){re.escape(root)}\b", line)]
+    mentions = re.compile(rf"^.*(?<![\w.]){re.escape(root)}\b.*$", re.M) if root else None
+    lines = [m.group(0) for text in suspect.texts for m in mentions.finditer(text)][:200] if mentions else []
     line = suspect.line
     if suspect.loss != "one_hot" and suspect.classes:
         # 1-based labels: the code adds one to them, or draws them from 1
