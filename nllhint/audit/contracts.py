@@ -359,8 +359,8 @@ def one_dim_class_input(call: LossCall) -> Hint | None:
     )
 
 
-@audit("NLH838", "wrong-loss", "CrossEntropyLoss/NLLLoss on a single output: one class, so the loss is constant",
-       losses=("cross_entropy", "nll_loss"), severity="error",
+@audit("NLH838", "wrong-loss", "CrossEntropyLoss on a single output: one class, so the loss is always 0",
+       losses=("cross_entropy",), severity="error",
        examples=(Example(_HEAD + "torch.manual_seed(0)\n"
                          "model = nn.Linear(10, 1)\n"
                          "x, y = torch.randn(32, 10), torch.randint(0, 2, (32, 1)).float()\n"
@@ -369,11 +369,17 @@ def one_dim_class_input(call: LossCall) -> Hint | None:
                          expect=("NLH838", "nn.BCEWithLogitsLoss()")),))
 def single_class(call: LossCall) -> Hint | None:
     """With one output per sample the softmax over the classes is always 1: CrossEntropyLoss is exactly
-    0 whatever the model says (NLLLoss just returns -output, unbounded). A binary or regression head
-    wants BCEWithLogitsLoss or MSELoss."""
+    0 whatever the model says. A binary or regression head wants BCEWithLogitsLoss or MSELoss. (NLLLoss on
+    one column is left to the log-probability audits: log_softmax over one class is a consistent 0.)"""
     shape = call.shape("input")
     if not shape or len(shape) < 2 or shape[1] != 1 or math.prod(shape) < 2:
         return None
+    t = call.tensor("input")
+    if t is None or not t.requires_grad:
+        return None  # not being trained: a constant loss harms nothing (an evaluation, a test of the API)
+    target = call.values("target")
+    if target is None or not call.is_float("target") or (target.min == 1 and target.max == 1):
+        return None  # class 0 / probability 1 for the one class: consistent, only degenerate
     expr = call.code("input")
     if call.functional and call.call is not None and call.call.callee.endswith(("cross_entropy", "nll_loss")):
         head = call.call.callee.rsplit(".", 1)
@@ -384,7 +390,7 @@ def single_class(call: LossCall) -> Hint | None:
         callee = call.call.callee if call.call else ""
         fix = (f"{callee} = nn.BCEWithLogitsLoss()   # one logit per sample (MSELoss for a regression target)"
                if callee.isidentifier() else "use nn.BCEWithLogitsLoss() (or nn.MSELoss() for regression)")
-    what = "always exactly 0" if call.loss == "cross_entropy" else "just minus the output, unbounded below"
+    what = "always exactly 0"
     return Hint(
         title=f"{expr} has one class ({_shape(shape)}): {call.loss_label} is {what}",
         message=(f"{expr} has size 1 in the class dim (certain: from its shape), so the softmax over the "
