@@ -833,9 +833,18 @@ class Watch:
         self._tell(site, finding)
 
     def _read_pending(self) -> None:
-        for site in list(self._sites.values()):
+        """Read the device flags once. A read that fails (a CUDA context poisoned by a device-side assert
+        raises at every op) ends the reading: the other flags are dropped unread, the sites are kept."""
+        sites = list(self._sites.values())
+        for i, site in enumerate(sites):
             try:
                 self._read_flag(site, site.calls)
+            except Exception:
+                if os.environ.get("NLLHINT_DEBUG"):
+                    raise
+                for rest in sites[i:]:
+                    rest.pending = None
+                return
             finally:
                 if not self._running:
                     site.pending = None

@@ -241,3 +241,23 @@ def test_one_hot_is_scripted_and_compiled_as_the_builtin_under_the_watch():
         x = torch.tensor([0, 2, 1])
         assert torch.equal(scripted(x), compiled(x)) and torch.equal(scripted(x), F.one_hot(x, 3))
     assert F.one_hot is torch._C._nn.one_hot
+
+
+def test_a_poisoned_context_at_the_end_keeps_the_sites_of_the_report(device_path, monkeypatch):
+    """After a device-side assert every CUDA op raises, the flag read at the end included: the report
+    still lists the calls it saw (and never reads the other flags)."""
+    reads = []
+
+    def poisoned(self, site, upto):
+        reads.append(site)
+        raise RuntimeError("CUDA error: device-side assert triggered")
+
+    monkeypatch.setattr(watcher.Watch, "_read_flag", poisoned)
+    with nllhint.watch() as report:
+        for _ in range(20):
+            F.mse_loss(torch.ones(3), torch.zeros(3))
+            F.l1_loss(torch.ones(3), torch.zeros(3))
+        reads.clear()  # examinations read too; count the reads at the end of the watch
+    assert report.calls == 40
+    assert len(report.sites) == 2
+    assert len(reads) == 1
