@@ -567,6 +567,13 @@ unet = nn.Conv2d(3, 1, 3, padding=1)
 mask = (torch.rand(2, 1, 16, 16) > 0.5).float() * 255
 nn.BCEWithLogitsLoss()(unet(torch.randn(2, 3, 16, 16)), mask / 255).backward()
 """,
+    "multilabel-tagging-pos-weight-classes-last": """
+tagger = nn.Linear(16, 6)
+h = torch.randn(4, 6, 16)
+tags = (torch.rand(4, 6, 6) > 0.8).float()
+loss = F.binary_cross_entropy_with_logits(tagger(h), tags, pos_weight=torch.full((6,), 3.0))
+loss.backward()
+""",
 }
 
 

@@ -298,6 +298,8 @@ def class_weight_on_last_dim(call: LossCall) -> Hint | None:
     shape = call.shape("input")
     if not shape or len(shape) < 3:
         return None
+    if call.origin("input").producer != "conv":
+        return None  # only a convolution says the classes are in dim 1 ((N, T, C) from a Linear: last dim)
     for name in ("pos_weight", "weight"):
         w = call.shape(name)
         if not w or len(w) != 1 or w[0] < 2 or w[0] != shape[-1] or shape[1] != w[0]:
@@ -307,7 +309,7 @@ def class_weight_on_last_dim(call: LossCall) -> Hint | None:
         return Hint(
             title=f"{expr} ({w[0]},) weights the last dim of {call.code('input')} {_shape(shape)}, not the channels",
             message=(f"{expr} has one entry per class ({w[0]}), and {call.code('input')} holds the classes in "
-                     f"dim 1; {name} broadcasts from the LAST dim, which has the same size {shape[-1]} here, "
+                     f"dim 1 (its grad_fn says a convolution made it); {name} broadcasts from the LAST dim, which has the same size {shape[-1]} here, "
                      f"so it weights the image columns instead of the classes (certain: from the shapes). "
                      f"Give it a shape that lines up with dim 1."),
             fix=call.fix({name: view}) or f"{call.name(name)} = {view}",
