@@ -222,6 +222,57 @@ img = torch.randn(2, 3, 16, 16)
 mask = (torch.rand(2, 1, 16, 16) > 0.5).float() * 255
 loss = nn.BCEWithLogitsLoss()(unet(img), mask)
 """, "NLH818", "bce-range", "mask / 255"),
+    "kl-on-mean-of-probabilities-1d": ("""
+mean_anchor_probs = F.softmax(torch.randn(1, 16), dim=1).mean(dim=0)
+power_dist = torch.arange(1, 17).float() ** -0.25
+power_dist = power_dist / power_dist.sum()
+loss = F.kl_div(input=mean_anchor_probs, target=power_dist, reduction="sum")
+""", "NLH803", "input-not-logprob", "input=mean_anchor_probs.clamp_min(1e-8).log()"),
+    "kl-module-on-probabilities-no-grad": ("""
+kl_loss_fn = nn.KLDivLoss(reduction='batchmean')
+post_pr = F.softmax(torch.randn(16, 6), dim=1)
+prior_pr = F.softmax(torch.randn(16, 6), dim=1)
+kl_loss = kl_loss_fn(post_pr, prior_pr)
+""", "NLH803", "input-not-logprob", "kl_loss = kl_loss_fn(post_pr.clamp_min(1e-8).log(), prior_pr)"),
+    "kl-on-softmax-assigned-above": ("""
+student = nn.Linear(16, 10)
+x = torch.randn(32, 16)
+logits = student(x)
+probs = F.softmax(logits, dim=1)
+loss = F.kl_div(probs, F.softmax(torch.randn(32, 10), dim=1), reduction='batchmean')
+""", "NLH803", "input-not-logprob", "F.kl_div(F.log_softmax(logits, dim=1), "),
+    "nll-on-softmax-assigned-above": ("""
+model = nn.Linear(20, 5)
+out = model(torch.randn(16, 20))
+probs = torch.softmax(out, dim=1)
+loss = nn.NLLLoss()(probs, torch.randint(0, 5, (16,)))
+""", "NLH802", "input-not-logprob", "nn.NLLLoss()(F.log_softmax(out, dim=1), "),
+    "poisson-rates-from-linear-log-input-false": ("""
+rate_head = nn.Linear(6, 1)
+counts = torch.poisson(torch.full((12, 1), 3.0))
+feats = torch.randn(12, 6)
+criterion = nn.PoissonNLLLoss(log_input=False)
+loss = criterion(rate_head(feats), counts)
+print(loss)
+""", "NLH902", "nan-inf", "F.softplus(rate_head(feats))"),
+    "nll-after-log-softmax-over-batch-no-grad": ("""
+output = torch.randn(8, 5) * 3
+target = torch.randint(0, 5, (8,))
+logpt = F.log_softmax(output, 0)         # normalised over the batch
+loss = F.nll_loss(logpt, target)
+""", "NLH820", "input-not-logprob", "logpt = F.log_softmax(output, dim=1)"),
+    "ce-on-hand-written-one-hot-probabilities": ("""
+probs = torch.tensor([[0., 0., 0., 1.], [0., 1., 0., 0.]])
+target = torch.tensor([3, 1])
+criterion = nn.CrossEntropyLoss()
+loss = criterion(probs, target)
+""", "NLH804", "double-softmax", "one-hot rows"),
+    "kl-target-rows-not-summing-to-one": ("""
+loss = nn.KLDivLoss()
+output = torch.tensor([[0.1132, 0.5477, 0.3390]])
+target = torch.tensor([[0.1541, 0.0511, 0.0947]])
+print(loss(output.log(), target))
+""", "NLH840", "kl-format", "print(loss(output.log(), target / target.sum(dim=-1, keepdim=True)))"),
 }
 
 
@@ -230,6 +281,33 @@ def test_contract_violation_is_found(ipython, name):
     cell, code, category, fix = CASES[name]
     run = ipython.run(HEAD + cell)
     assert f"{code} [{category}]" in run.out, run.out
+    assert fix in run.out, run.out
+
+
+DEFAULT_HEAD = "import torch, torch.nn as nn, torch.nn.functional as F\ntorch.manual_seed(0)\n"
+SURE_IN_DEFAULT_MODE = {  # certain evidence: a notice under the cell without %%losscheck
+    "ctc-on-raw-scores-negative-loss": ("""
+ctcloss = nn.CTCLoss(reduction='mean')
+out = torch.randn(30, 2, 28, requires_grad=True)     # (T, N, C) raw scores
+targets = torch.randint(1, 28, (2, 8))
+input_lengths = torch.full((2,), 30, dtype=torch.long)
+target_lengths = torch.full((2,), 8, dtype=torch.long)
+loss = ctcloss(out, targets, input_lengths, target_lengths)
+print(loss)
+""", "NLH814", "out.log_softmax(dim=2)"),
+    "ce-on-hand-written-one-hot-probabilities": (CASES["ce-on-hand-written-one-hot-probabilities"][0],
+                                                 "NLH804", "`probs`"),
+    "kl-target-rows-not-summing-to-one": (CASES["kl-target-rows-not-summing-to-one"][0], "NLH840", "target.sum"),
+    "poisson-rates-from-linear-log-input-false": (CASES["poisson-rates-from-linear-log-input-false"][0],
+                                                  "NLH902", "F.softplus(rate_head(feats))"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SURE_IN_DEFAULT_MODE))
+def test_certain_violation_gets_a_default_mode_notice(ipython, name):
+    cell, code, fix = SURE_IN_DEFAULT_MODE[name]
+    run = ipython.run(DEFAULT_HEAD + cell)
+    assert f"nllhint: " in run.out and code in run.out, run.out
     assert fix in run.out, run.out
 
 

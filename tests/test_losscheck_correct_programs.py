@@ -574,6 +574,33 @@ tags = (torch.rand(4, 6, 6) > 0.8).float()
 loss = F.binary_cross_entropy_with_logits(tagger(h), tags, pos_weight=torch.full((6,), 3.0))
 loss.backward()
 """,
+    "segmentation-kd-kl-over-channels": """
+student, teacher = nn.Conv2d(3, 5, 1), nn.Conv2d(3, 5, 1)
+img = torch.randn(2, 3, 8, 8)
+with torch.no_grad():
+    t_prob = F.softmax(teacher(img), dim=1)
+loss = F.kl_div(F.log_softmax(student(img), dim=1), t_prob, reduction='batchmean')
+loss.backward()
+""",
+    "ce-soft-targets-from-numpy-pipeline": """
+import numpy as np
+logits = nn.Linear(8, 4)(torch.randn(6, 8))
+soft = np.full((6, 4), 0.025, dtype=np.float32)
+soft[np.arange(6), np.arange(6) % 4] = 0.925
+loss = nn.CrossEntropyLoss()(logits, torch.from_numpy(soft))
+loss.backward()
+""",
+    "nll-on-log-softmax-no-grad-eval": """
+model = nn.Linear(10, 5)
+x, y = torch.randn(16, 10), torch.randint(0, 5, (16,))
+with torch.no_grad():
+    val_loss = F.nll_loss(F.log_softmax(model(x), dim=1), y)
+""",
+    "kl-probabilities-through-log-with-eps": """
+p = F.softmax(torch.randn(16, 6), dim=1)
+q = F.softmax(torch.randn(16, 6), dim=1)
+loss = nn.KLDivLoss(reduction='batchmean')(torch.log(p + 1e-8), q)
+""",
 }
 
 

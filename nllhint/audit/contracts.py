@@ -73,11 +73,38 @@ def nll_wrong_dim(call: LossCall) -> Hint | None:
         return None
     class_dim = 1 if len(shape) >= 2 else 0
     found = normalisation(call.tensor("input"), class_dim)
+    if found is None and call.origin("input").grad_fn is None:
+        return _columns_normalised(call, shape)
     if found is None or not found.wrong:
         return None
     if found.producer != "log_softmax" and "LogBackward0" not in found.via:
         return None  # plain probabilities: NLH802 says so
     return _wrong_dim_hint(call, "input", found, class_dim, "NLLLoss reads the classes from dim 1")
+
+
+def _columns_normalised(call: LossCall, shape) -> Hint | None:
+    """Without a graph (no_grad, detached, data): values whose exp sums to 1 down every column (dim 0)
+    and not along the rows are log_softmax over the batch. Needs a real batch and a few classes, so a
+    column cannot sum to 1 by chance."""
+    if len(shape) != 2 or shape[0] < 3 or shape[1] < 2:
+        return None
+    down, across = call.values("input", 0), call.values("input", 1)
+    if down is None or across is None or down.has_nan or down.has_inf:
+        return None
+    if not down.rows_log_simplex or across.rows_log_simplex or down.max > 1e-3:
+        return None
+    expr = call.code("input")
+    fix = _redim(call, "input", "log_softmax", 1) or (
+        f"use log_softmax(dim=1) where {expr} is computed (over the {shape[1]} classes, not the batch)")
+    return Hint(
+        title=f"{expr} looks like log_softmax over the batch (dim 0), not over the classes",
+        message=(f"Every value of {expr} is <= 0 and exp of each column (dim 0, the {shape[0]} samples) sums "
+                 f"to 1 while the rows do not (read from the values), so it looks like log_softmax over dim 0. "
+                 f"{call.loss_label} reads the classes from dim 1 (size {shape[1]}): the loss is computed on "
+                 f"values that are not log-probabilities over the classes and the model learns to compare "
+                 f"samples instead of classes."),
+        fix=fix,
+    )
 
 
 def _wrong_dim_hint(call: LossCall, name: str, found, class_dim: int, reads: str) -> Hint:

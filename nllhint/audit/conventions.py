@@ -12,7 +12,7 @@ import math
 
 from ..probe import _num
 from .base import Example, Hint, LossCall, audit, method_on, unwrap
-from .formats import LINEAR, SQUASHED, probability_rows, squashed_upstream
+from .formats import LINEAR, SQUASHED, log_probabilities_of, probability_rows, squashed_upstream
 
 _HEAD = "import torch, torch.nn as nn, torch.nn.functional as F\n"
 _KL_DATA = ("torch.manual_seed(0)\n"
@@ -60,14 +60,6 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _log_softmax_of(call: LossCall, name: str, activation: str, dim_default: str = "1") -> str:
-    found = unwrap(call.name(name), activation)
-    if found:
-        inner, dim = found
-        return method_on(inner, f".log_softmax(dim={dim or dim_default})")
-    return call.with_method(name, f".log_softmax(dim={dim_default})")
-
-
 @audit("NLH810", "kl-format", "KLDivLoss arguments swapped: input holds probabilities, target log-probabilities",
        losses=("kl_div",),
        examples=(Example(_HEAD + _KL_DATA + "criterion = nn.KLDivLoss(reduction='batchmean')\n"
@@ -107,7 +99,7 @@ def kl_input_not_log(call: LossCall) -> Hint | None:
             return None  # NLH810: swapped
         what, why = "probabilities", probs
         activation = call.origin("input").producer or "softmax"
-        new = _log_softmax_of(call, "input", activation)
+        new = log_probabilities_of(call, "input", activation if activation in SQUASHED else "softmax")
     else:
         o = call.origin("input")
         if o.producer in LINEAR:
@@ -118,9 +110,10 @@ def kl_input_not_log(call: LossCall) -> Hint | None:
             facts = call.values("input")
             if facts is None or facts.max <= 1e-3 or facts.has_nan:
                 return None
-            why = f"{expr} has values above 0 (up to {_num(facts.max)}), which log-probabilities never have"
+            why = (f"{expr} has values above 0 (up to {_num(facts.max)}), which log-probabilities never have "
+                   f"(certain: read from the values)")
         what = "raw scores"
-        new = call.with_method("input", ".log_softmax(dim=1)")
+        new = call.with_method("input", f".log_softmax(dim={max(len(call.shape('input') or ()) - 1, 0)})")
     return Hint(
         title=f"{call.loss_label} input {expr} is {what}, not log-probabilities",
         message=(f"{_cap(why)}. {call.loss_label} expects its input as log-probabilities (and its target "
@@ -206,6 +199,65 @@ def kl_mean(call: LossCall) -> Hint | None:
     )
 
 
+@audit("NLH840", "kl-format", "KLDivLoss target rows in [0, 1] that do not sum to 1: not probability distributions",
+       losses=("kl_div",),
+       examples=(Example(_HEAD + "loss = nn.KLDivLoss(reduction='batchmean')\n"
+                         "output = torch.tensor([[0.1132, 0.5477, 0.3390]])\n"
+                         "target = torch.tensor([[0.1541, 0.0511, 0.0947]])\n"
+                         "print(loss(output.log(), target))",
+                         expect=("NLH840", "sums to 0.3", "target / target.sum(dim=-1, keepdim=True)")),))
+def kl_target_not_distribution(call: LossCall) -> Hint | None:
+    """KL(target || p) needs the target to be a probability distribution over the classes. Rows in
+    [0, 1] that sum to 0.3 (or 2.5) make the value meaningless: it can go below 0, and the model is
+    pulled towards a distribution that does not exist."""
+    if call.options.get("log_target"):
+        return None
+    sums = _row_sums(call.tensor("target")) if call.read_values else None
+    if sums is None:
+        return None
+    low, high = min(sums), max(sums)
+    if low <= 1.05 and high >= 0.95:  # some row is a distribution: a mix of idioms, not this mistake
+        return None
+    expr = call.code("target")
+    rows = "its only row" if len(sums) == 1 else f"each of its {len(sums)} rows read"
+    total = f"sums to {low:.3g}" if len(sums) == 1 else f"sums to between {low:.3g} and {high:.3g}"
+    negative = call.result_value is not None and call.result_value < 0
+    sure = " (certain: read from the values, and the loss came out negative)" if negative else \
+        ", read from the values"
+    fix = call.fix({"target": f"{call.name('target')} / {call.name('target')}.sum(dim=-1, keepdim=True)"}) \
+        if call.is_simple("target") else None
+    return Hint(
+        title=f"{call.loss_label} target {expr} is not a probability distribution: {rows} {total}",
+        message=(f"Every value of {expr} is in [0, 1] but {rows} {total}, not 1{sure}. "
+                 f"{call.loss_label} computes KL(target || exp(input)), which needs the target rows to be "
+                 f"probability distributions over the last dim; otherwise the value is not a divergence (it "
+                 f"can go below 0) and the model is fitted to a distribution that does not exist. Normalise "
+                 f"the target (softmax of the teacher's scores, or divide by the row sums)."),
+        fix=fix or f"normalise {expr} over its last dim (rows summing to 1) before the loss",
+    )
+
+
+def _row_sums(t) -> list[float] | None:
+    """Sums of up to 64 rows along the last dim of a float tensor whose values are all in [0, 1], or None
+    (a bounded read: the same cost on any size). None when the rows sum to 1 along dim 1 or over the
+    whole tensor instead (a (N, C, H, W) distribution over the channels, a joint distribution)."""
+    import torch
+
+    if t is None or not t.is_floating_point() or t.dim() < 1 or t.shape[-1] < 2 or t.device.type == "meta":
+        return None
+    with torch.no_grad():
+        rows = t.detach().reshape(-1, t.shape[-1])[:64].double().cpu()
+        if rows.numel() == 0 or not torch.isfinite(rows).all() or rows.min() < 0 or rows.max() > 1:
+            return None
+        if t.numel() <= 1 << 16 and abs(float(t.detach().double().sum()) - 1) <= 1e-3:
+            return None  # one distribution over every element
+        if t.dim() >= 3:
+            over = t.detach()[:8].double().sum(dim=1)
+            if bool(((over - 1).abs() <= 1e-3).all()):
+                return None  # normalised over dim 1 (channels of a dense map)
+        return [float(v) for v in rows.sum(dim=-1)]
+
+
 # --- CTC ---------------------------------------------------------------------------------------------------
 
 _CTC_DATA = ("torch.manual_seed(0)\n"
@@ -256,7 +308,8 @@ def ctc_not_log_probs(call: LossCall) -> Hint | None:
             return None
         if facts.max > 1e-3:
             what = "raw scores, not log-probabilities"
-            why = f"{expr} has values above 0 (up to {_num(facts.max)}), which log-probabilities never have"
+            why = (f"{expr} has values above 0 (up to {_num(facts.max)}), which log-probabilities never have "
+                   f"(certain: read from the values)")
             inner = call.name(name)
         else:
             return None
@@ -334,4 +387,5 @@ def _lengths(call: LossCall) -> list[tuple[int, int]]:
 
 
 RULES = [kl_swapped, kl_input_not_log, kl_log_target, kl_log_target_on_probabilities, kl_mean,
+         kl_target_not_distribution,
          ctc_not_log_probs, ctc_too_short]

@@ -7,7 +7,9 @@ Provenance (the grad_fn of the input) decides when it is there; a value sample o
 
 from __future__ import annotations
 
+import ast
 import math
+import re
 
 from ..probe import _num
 from .base import Example, Hint, LossCall, audit, method_on, unwrap
@@ -64,6 +66,68 @@ def squashed_upstream(call: LossCall, name: str = "input") -> str | None:
 def softmax_dim(call: LossCall, name: str = "input") -> str:
     o = call.origin(name)
     return str(o.dim) if o.dim is not None else "1"
+
+
+_RANDOM = re.compile(r"\b(rand\w*|normal|poisson|bernoulli|multinomial|dropout\w*|randperm)\b")
+
+
+def _pure(expr: str) -> bool:
+    """Whether ``expr`` gives the same values when written again in the loss line (``logits``,
+    ``student(x)``), unlike ``torch.randn(...)`` or an assignment expression."""
+    try:
+        node = ast.parse(expr.strip(), mode="eval").body
+    except SyntaxError:
+        return False
+    if any(isinstance(n, (ast.Lambda, ast.NamedExpr, ast.Await, ast.Yield)) for n in ast.walk(node)):
+        return False
+    return not _RANDOM.search(expr)
+
+
+def _assigned_activation(call: LossCall, name: str, activation: str) -> tuple[str, str | None] | None:
+    """(argument, dim text) of ``name = F.softmax(arg, dim=d)`` above the call, when ``arg`` is a plain
+    name not reassigned before the call."""
+    expr = call.name(name)
+    if call.call is None or not expr.isidentifier():
+        return None
+    from .handwritten import _assignments
+
+    lines = _assignments(call.call.filename)
+    here = call.call.lineno
+    above = [(line, value) for line, target, value in lines if target == expr and line <= here]
+    if not above:
+        return None
+    line, value = above[-1]
+    found = unwrap(value, activation)
+    if not found or not _pure(found[0]):
+        return None
+    roots = {n.id for n in ast.walk(ast.parse(found[0].strip(), mode="eval")) if isinstance(n, ast.Name)}
+    if any(target in roots and line < at <= here for at, target, _ in lines):
+        return None  # the logits were reassigned between the softmax and the loss
+    return found
+
+
+def log_probabilities_of(call: LossCall, name: str, activation: str = "softmax") -> str:
+    """An expression of log-probabilities for ``name``, which holds probabilities: log_softmax (or
+    logsigmoid) on the scores when the softmax is written in the call, or assigned just above it and
+    grad_fn confirms it; otherwise a clamped log of the probabilities themselves. Never log_softmax of
+    probabilities (that is not their log), never a dim the tensor does not have."""
+    shape = call.shape(name) or ()
+    o = call.origin(name)
+    default = str(o.dim) if o.producer == activation and o.dim is not None else ("1" if len(shape) >= 2 else "0")
+    found = unwrap(call.name(name), activation)
+    if found is None and o.producer == activation and not (o.reshaped or o.reordered):
+        assigned = _assigned_activation(call, name, activation)
+        if assigned is not None:
+            inner, dim = assigned
+            if activation == "sigmoid":
+                return f"F.logsigmoid({inner})"
+            return f"F.log_softmax({inner}, dim={dim or default})"
+    if found is not None and activation in ("softmax", "sigmoid"):
+        inner, dim = found
+        if activation == "sigmoid":
+            return f"F.logsigmoid({inner})"
+        return method_on(inner, f".log_softmax(dim={dim or default})")
+    return call.with_method(name, ".clamp_min(1e-8).log()")
 
 
 def drop_activation(call: LossCall, name: str, *activations: str) -> str | None:
@@ -129,13 +193,9 @@ def nll_on_probabilities(call: LossCall) -> Hint | None:
         if below:
             why += f"; {below}"
         activation = "softmax"
-    found = unwrap(call.name("input"), activation)
-    if found:
-        inner, dim = found
-        fix = call.fix({"input": method_on(inner, f".log_softmax(dim={dim or 1})")})
-    else:
-        fix = (f"make the model return log_softmax(...) instead of {activation}(...), or pass the logits to "
-               f"CrossEntropyLoss; `torch.log({call.name('input')})` works but can give -inf")
+    fix = call.fix({"input": log_probabilities_of(call, "input", activation)}) or (
+        f"make the model return log_softmax(...) instead of {activation}(...), or pass the logits to "
+        f"CrossEntropyLoss")
     return Hint(
         title=f"{call.loss_label} got probabilities: {expr} is {activation} output, not log-probabilities",
         message=(f"{why[0].upper() + why[1:]}. {call.loss_label} expects log-probabilities, so the loss "
@@ -146,6 +206,23 @@ def nll_on_probabilities(call: LossCall) -> Hint | None:
 
 
 # --- CrossEntropyLoss input --------------------------------------------------------------------------
+
+def _probability_scores(call: LossCall) -> str | None:
+    """Why a CrossEntropyLoss input without a graph (data, a numpy pipeline, no_grad) holds probability
+    rows, one-hot rows included: every row in [0, 1] and summing to 1, over at least 3 classes and 2
+    rows. Scores never do that; "likely" when every sum is 1 within 1e-4 over enough numbers."""
+    shape = call.shape("input") or ()
+    facts = call.values("input")
+    if len(shape) < 2 or shape[1] < 3 or math.prod(shape) // shape[1] < 2 or facts is None:
+        return None
+    if facts.has_nan or facts.has_inf or not facts.rows_simplex or facts.min < 0 or facts.max > 1:
+        return None
+    expr = call.code("input")
+    what = "one-hot rows" if facts.whole else "probability rows"
+    why = f"every row of {expr} is in [0, 1] and sums to 1 along dim 1: {what}, which raw scores never are"
+    sure = facts.rows_max_sum is not None and abs(facts.rows_max_sum - 1) <= 1e-4 and math.prod(shape) >= 8
+    return why + (" (likely: read from the values)" if sure else ", so it looks like softmax output")
+
 
 @audit("NLH804", "double-softmax", "CrossEntropyLoss given softmax (or sigmoid) outputs: it applies softmax itself",
        losses=("cross_entropy",),
@@ -169,10 +246,15 @@ def softmax_into_cross_entropy(call: LossCall) -> Hint | None:
         why = f"{o.evidence(call.name('input'))} (certain)"
     else:
         below = squashed_upstream(call) if o.traced else None
-        if (o.traced and below is None) or probability_rows(call) is None:
+        if o.traced and below is None:
             return None  # a graph whose producer we do not know, with no softmax below: stay quiet
         activation = "softmax"
-        why = f"every row of {expr} is >= 0 and sums to 1 along dim 1, so it looks like softmax output"
+        if probability_rows(call) is not None:
+            why = f"every row of {expr} is >= 0 and sums to 1 along dim 1, so it looks like softmax output"
+        elif not o.traced and (sure := _probability_scores(call)):
+            why = sure
+        else:
+            return None
         if below:
             why += f"; {below}"
     c = classes(call)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import math
 
-from ..contracts import effective_reduction, losses_where
+from ..contracts import NON_NEGATIVE, POSITIVE, PROBS, UNIT, contract, effective_reduction, losses_where
 from .base import Example, Hint, LossCall, audit
 
 _HEAD = "import torch, torch.nn as nn, torch.nn.functional as F\n"
@@ -195,12 +195,66 @@ def nonfinite_loss(call: LossCall) -> Hint | None:
                      f"divided by the number of labelled positions."),
             fix=f"if ({call.name('target')} != {ignore}).any():   # only then compute and backpropagate the loss",
         )
+    broken = _domain_broken(call)
+    if broken is not None:
+        expr, low, needs, producer, fix = broken
+        return Hint(
+            title=f"the loss became {what} ({where}): {expr} has values below 0, but {call.loss_label} {needs}",
+            message=(f"{expr} has values below 0 (down to {low:.4g}){producer} (certain: read from the values), "
+                     f"but {call.loss_label} {needs}: the loss takes the log of a negative number, which is "
+                     f"NaN. The inputs were finite; the contract on their values is what broke."),
+            fix=fix,
+        )
     return Hint(
         title=f"the loss became {what} ({where}), from finite inputs",
         message=(f"The tensors going in were finite (read from a bounded sample), so the loss itself "
                  f"overflowed: typically log(0) of a probability that reached exactly 0, or huge scores. "
                  f"Work with logits and log_softmax / the with-logits losses, and check the learning rate."),
     )
+
+
+_NEEDS = {  # domain -> (what the argument must hold, in words; the lowest allowed value)
+    NON_NEGATIVE: ("values >= 0", 0.0),
+    POSITIVE: ("values > 0", 0.0),
+    PROBS: ("probabilities in [0, 1]", 0.0),
+    UNIT: ("probabilities in [0, 1]", 0.0),
+}
+
+
+def _domain_broken(call: LossCall):
+    """(expr, min, what the contract needs, producer words, fix) for the first argument whose values fall
+    below its contract's domain (PoissonNLLLoss(log_input=False) given a Linear layer's raw outputs as
+    rates, a KLDivLoss target with negative entries); None when every argument is in its domain."""
+    found = contract(call.loss)
+    if found is None:
+        return None
+    options = call.options
+    domains = [(found.input_param, found.input_domain(options))]
+    if found.target_param and found.target_domains(options):
+        domains.append((found.target_param, found.target_domains(options)[0]))
+    for name, domain in domains:
+        if domain not in _NEEDS:
+            continue
+        facts = call.values(name)
+        if facts is None or facts.has_nan or facts.has_inf or facts.min is None or facts.min >= _NEEDS[domain][1]:
+            continue
+        role = "input" if name == found.input_param else "target"
+        o = call.origin(name)
+        if call.call is not None and name not in call.call.args and found.module == call.module:
+            name = dict(zip(found.tensors, found.forward)).get(name, name)  # PoissonNLLLoss.forward(log_input, ...)
+        expr = call.code(name)
+        needs = f"reads its {role} as {_NEEDS[domain][0]}"
+        fix = None
+        if call.loss == "poisson_nll_loss" and role == "input":
+            needs = "with log_input=False reads its input as rates, which must be >= 0"
+            fix = call.fix({name: f"F.softplus({call.name(name)})"})
+            if fix:
+                fix += "   # or log_input=True and the raw output as the log-rate"
+            else:
+                fix = "make the rate positive (F.softplus / exp of the output), or use log_input=True"
+        producer = f", made by {o.words}" if o.producer else ""
+        return expr, facts.min, needs, producer, fix
+    return None
 
 
 def _result_word(call: LossCall) -> str:
