@@ -10,6 +10,7 @@ Stable API (other modules read it; add fields at the end, never rename or remove
     effective_reduction(options) -> str  the reduction a call really uses, legacy size_average/reduce read
     legacy_reduction(size_average, reduce) -> str
     losses_where(predicate) -> frozenset of functional names, e.g. losses_where(lambda c: c.elementwise)
+    predicts_target(contract) -> bool    input predicts the target value by value (regression, binary)
     FUNCTIONAL_NAMES                     the functional names torch.nn.functional may have (watch list)
     Domain constants (strings): LOGITS, LOG_PROBS, PROBS, UNIT, REAL, POSITIVE, NON_NEGATIVE,
     CLASS_INDEX, BINARY, SIGNS, INDEX_LISTS, LABEL_SEQUENCES, LENGTHS, EMBEDDING
@@ -88,6 +89,7 @@ class Contract:
     elementwise: bool = False  # the loss compares input and target element by element
     normalised_over: int | None = None  # dim the input must be (log-)normalised over; None: not normalised
     notes: str = ""  # one line on what is easy to get wrong
+    log_softmax_classes: bool = False  # scores log_softmax over the class dim (CE applies it, NLL expects it)
 
     def input_domain(self, options: dict | None = None) -> str:
         """The input domain for these options (PoissonNLLLoss(log_input=False) wants rates >= 0)."""
@@ -158,13 +160,13 @@ _TABLE = (
        options=("ignore_index", "label_smoothing") + _L, legacy=True, class_loss=True,
        range_when="target indices, or probability targets in [0, 1]",
        notes="applies log_softmax over dim 1 itself: pass raw scores; float targets of the input's shape "
-             "are class probabilities (soft labels)"),
+             "are class probabilities (soft labels)", log_softmax_classes=True),
     _c("nll_loss", "NLLLoss",
        ("input", "target", "weight", "size_average", "ignore_index", "reduce", "reduction"),
        ("input", "target"), LOG_PROBS, (CLASS_INDEX,), class_dim=1, weight=CLASS_WEIGHT,
        options=("ignore_index",) + _L, legacy=True, class_loss=True, normalised_over=1,
        range_when="input is log-probabilities (log_softmax over dim 1)",
-       notes="only picks -input[n, target[n]]: it does not normalise"),
+       notes="only picks -input[n, target[n]]: it does not normalise", log_softmax_classes=True),
     _c("linear_cross_entropy", "LinearCrossEntropyLoss", ("input", "linear_weight", "target"),
        ("input", "linear_weight", "target"), REAL, (CLASS_INDEX, PROBS), class_dim=1, weight=CLASS_WEIGHT,
        forward=("input", "target"),
@@ -292,8 +294,17 @@ def losses_where(predicate: Callable[[Contract], bool]) -> frozenset[str]:
     return frozenset(c.name for c in _TABLE if predicate(c))
 
 
+def predicts_target(c: Contract) -> bool:
+    """The input is a prediction of the target value by value (equal shapes, one value per element): the
+    regression and binary losses. Not KLDivLoss (rows of a distribution), MultiLabelMarginLoss (index
+    lists) nor HingeEmbeddingLoss (its input is a distance, not a prediction)."""
+    return (c.same_shape and bool(c.targets) and c.targets[0] not in (PROBS, INDEX_LISTS)
+            and c.input != NON_NEGATIVE)
+
+
 __all__ = [
     "Contract", "CONTRACTS", "FUNCTIONAL_NAMES", "by_module", "contract", "module_label", "losses_where",
+    "predicts_target",
     "legacy_reduction", "effective_reduction", "DOMAINS", "LOGITS", "LOG_PROBS", "PROBS", "UNIT", "REAL",
     "POSITIVE", "NON_NEGATIVE", "CLASS_INDEX", "BINARY", "SIGNS", "INDEX_LISTS", "LABEL_SEQUENCES", "LENGTHS",
     "EMBEDDING", "CLASS_WEIGHT", "ELEMENTWISE_WEIGHT", "LAST_DIM", "NON_NEGATIVE_RANGE", "UNBOUNDED",

@@ -273,6 +273,23 @@ output = torch.tensor([[0.1132, 0.5477, 0.3390]])
 target = torch.tensor([[0.1541, 0.0511, 0.0947]])
 print(loss(output.log(), target))
 """, "NLH840", "kl-format", "print(loss(output.log(), target / target.sum(dim=-1, keepdim=True)))"),
+    "triplet-deprecated-reduce-false": ("""
+criterion = nn.TripletMarginLoss(margin=0.3, p=2.0, reduce=False)
+feat = torch.randn(2, 8, 3, 4)
+feat_recon_pos = feat + 0.1 * torch.randn_like(feat)
+feat_recon_neg = torch.randn_like(feat)
+per_pos = criterion(feat, feat_recon_pos, feat_recon_neg)
+print(per_pos.shape)
+""", "NLH841", "bad-option", "criterion = nn.TripletMarginLoss(margin=0.3, p=2.0, reduction='none')"),
+    "mse-deprecated-size-average-in-class": ("""
+class Trainer:
+    def __init__(self):
+        self.model = nn.Linear(4, 1)
+        self.criterion = nn.MSELoss(size_average=False)
+    def step(self, x, y):
+        return self.criterion(self.model(x), y)
+loss = Trainer().step(torch.randn(8, 4), torch.randn(8, 1))
+""", "NLH841", "bad-option", "self.criterion = nn.MSELoss(reduction='sum')"),
 }
 
 

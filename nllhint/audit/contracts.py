@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import math
 
-from ..contracts import CONTRACTS, SIGNS, effective_reduction
+from ..contracts import CONTRACTS, SIGNS, effective_reduction, legacy_reduction, losses_where
 from ..probe import _num
 from .base import Example, Hint, LossCall, audit, method_on, unwrap
+from .formats import BINARY_LOSSES, CLASS_LOSSES
 from .provenance import normalisation
 
 _HEAD = "import torch, torch.nn as nn, torch.nn.functional as F\n"
@@ -345,7 +346,7 @@ def class_weight_on_last_dim(call: LossCall) -> Hint | None:
 
 
 @audit("NLH825", "wrong-loss", "a 1-D (N,) output given to CrossEntropyLoss/NLLLoss: read as ONE sample over N classes",
-       losses=("cross_entropy", "nll_loss"), severity="error",
+       losses=CLASS_LOSSES, severity="error",
        examples=(Example(_HEAD + "torch.manual_seed(0)\n"
                          "model = nn.Linear(10, 1)\n"
                          "x = torch.randn(32, 10)\n"
@@ -369,7 +370,7 @@ def one_dim_class_input(call: LossCall) -> Hint | None:
     if facts.binary and ones is not None and abs(ones - 1) < 1e-6:
         return None  # one one-hot sample: legitimate unbatched use
     expr, texpr = call.code("input"), call.code("target")
-    if call.functional and call.call is not None and call.call.callee.endswith(("cross_entropy", "nll_loss")):
+    if call.functional and call.call is not None and call.call.callee.endswith(CLASS_LOSSES):
         callee = call.call.callee.rsplit(".", 1)
         head = callee[0] + "." if len(callee) == 2 else ""
         fix = call.fix(callee=head + "binary_cross_entropy_with_logits")
@@ -410,7 +411,7 @@ def single_class(call: LossCall) -> Hint | None:
     if target is None or not call.is_float("target") or (target.min == 1 and target.max == 1):
         return None  # class 0 / probability 1 for the one class: consistent, only degenerate
     expr = call.code("input")
-    if call.functional and call.call is not None and call.call.callee.endswith(("cross_entropy", "nll_loss")):
+    if call.functional and call.call is not None and call.call.callee.endswith(CLASS_LOSSES):
         head = call.call.callee.rsplit(".", 1)
         fix = call.fix(callee=(head[0] + "." if len(head) == 2 else "") + "binary_cross_entropy_with_logits",
                        replacements={"target": call.with_method("target", ".float()")}
@@ -517,7 +518,7 @@ def swapped_arguments(call: LossCall) -> Hint | None:
 
 _SWAPPED = [
     audit("NLH826", "bce-range", "BCE arguments swapped: the target is what the model computed, the input the labels",
-          losses=("binary_cross_entropy", "binary_cross_entropy_with_logits"), severity="error",
+          losses=BINARY_LOSSES, severity="error",
           examples=(_SWAP_EXAMPLE,))(swapped_arguments),
     audit("NLH827", "wrong-loss", "loss arguments swapped: the target is what the model computed, the input the data",
           losses=("poisson_nll_loss", "multilabel_soft_margin_loss", "cross_entropy"), severity="error",
@@ -612,6 +613,130 @@ def poisson_rate_with_log_input(call: LossCall) -> Hint | None:
     )
 
 
+# --- deprecated options ------------------------------------------------------------------------------------
+
+_LEGACY_ARGS = ("size_average", "reduce")
+
+
+@audit("NLH841", "bad-option", "deprecated size_average= / reduce=: say reduction='none' / 'sum' / 'mean'",
+       losses=tuple(sorted(losses_where(lambda c: c.legacy))), severity="info",
+       examples=(Example(_HEAD + "torch.manual_seed(0)\n"
+                         "criterion = nn.TripletMarginLoss(margin=0.3, p=2.0, reduce=False)\n"
+                         "feat = torch.randn(2, 8, 3, 4)\n"
+                         "per_pos = criterion(feat, feat + 0.1 * torch.randn_like(feat), torch.randn_like(feat))",
+                         expect=("NLH841", "criterion = nn.TripletMarginLoss(margin=0.3, p=2.0, reduction='none')")),))
+def legacy_reduction_arguments(call: LossCall) -> Hint | None:
+    """size_average and reduce are deprecated (torch warns on every construction): their meaning is
+    easy to misread (reduce=False ignores size_average) and a later torch may drop them. The modern
+    ``reduction=`` says the same thing in one word."""
+    if call.functional:
+        given = {k: call.options.get(k) for k in _LEGACY_ARGS if call.options.get(k) is not None}
+        if not given or call.call is None:
+            return None
+        modern = legacy_reduction(given.get("size_average"), given.get("reduce"))
+        where = call.call.statement
+        fix = _drop_legacy(where, modern)
+    else:
+        found = _constructor(call)
+        if found is None:
+            return None
+        where, given = found
+        modern = legacy_reduction(given.get("size_average"), given.get("reduce"))
+        fix = _drop_legacy(where, modern)
+        if fix and "(" in call.call.callee:  # nn.X(reduce=False)(a, b): the user's line with the new callee
+            fix = call.fix(callee=fix) or fix
+    written = ", ".join(f"{k}={v}" for k, v in given.items())
+    return Hint(
+        title=f"{written} is deprecated: it means reduction='{modern}'",
+        message=(f"{call.module_label} was given {written} (certain: from the call). These arguments are "
+                 f"deprecated (torch warns each time) and easy to misread: reduce=False means no reduction "
+                 f"whatever size_average says, size_average=False means a sum. Here they mean "
+                 f"reduction='{modern}', which says the same in one argument."),
+        fix=fix or f"pass reduction='{modern}' instead of {written}",
+    )
+
+
+def _constructor(call: LossCall):
+    """(constructor text, {legacy arg: value}) of the module behind ``criterion(...)``: the callee itself
+    (``nn.X(reduce=False)(a, b)``) or its latest assignment above the call, from the source."""
+    import ast
+    import linecache
+
+    if call.call is None:
+        return None
+    callee = call.call.callee
+    texts = []
+    if "(" in callee:
+        texts.append(callee)
+    else:
+        try:
+            tree = ast.parse("".join(linecache.getlines(call.call.filename)))
+        except (SyntaxError, ValueError):
+            return None
+        here = call.call.lineno
+        found = sorted((node.lineno > here, -node.lineno if node.lineno <= here else node.lineno, id(node), node)
+                       for node in ast.walk(tree)
+                       if isinstance(node, ast.Assign) and len(node.targets) == 1
+                       and isinstance(node.value, ast.Call) and ast.unparse(node.targets[0]) == callee)
+        if not found:
+            return None  # the latest assignment above the call, else the first below (a class's __init__)
+        texts.append(ast.unparse(found[0][-1]))
+    for text in texts:
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            return None
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            given = {}
+            for kw in node.keywords:
+                if kw.arg in _LEGACY_ARGS and isinstance(kw.value, ast.Constant):
+                    given[kw.arg] = kw.value.value
+            if given:
+                return text, given
+    return None
+
+
+def _drop_legacy(text: str, modern: str) -> str | None:
+    """``text`` with the first size_average=/reduce= replaced by reduction='modern' and the others (and a
+    reduction= they override) removed; the rest of the text as the user wrote it."""
+    import ast
+
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    starts = [0]
+    for line in text.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+
+    def offset(line, col):
+        return starts[line - 1] + len(text.splitlines(keepends=True)[line - 1].encode()[:col].decode())
+
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not any(kw.arg in _LEGACY_ARGS for kw in node.keywords):
+            continue
+        edits, first = [], True
+        for kw in node.keywords:
+            if kw.arg not in _LEGACY_ARGS + ("reduction",):
+                continue
+            a, b = offset(kw.lineno, kw.col_offset), offset(kw.end_lineno, kw.end_col_offset)
+            if first and kw.arg != "reduction":
+                edits.append((a, b, f"reduction='{modern}'"))
+                first = False
+            else:
+                while a > 0 and text[a - 1] in " \t\n":
+                    a -= 1
+                if a > 0 and text[a - 1] == ",":
+                    a -= 1
+                edits.append((a, b, ""))
+        for a, b, new in sorted(edits, reverse=True):
+            text = text[:a] + new + text[b:]
+        return text
+    return None
+
+
 # --- the value outside the loss's range ------------------------------------------------------------------
 
 _RANGE_LOSSES = ("nll_loss", "kl_div", "ctc_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
@@ -656,7 +781,15 @@ def negative_loss(call: LossCall) -> Hint | None:
     expr_name, suffix = _FIXES.get(call.loss, (None, None))
     fix = None
     if expr_name and call.has(expr_name):
-        fix = call.fix({expr_name: call.with_method(expr_name, suffix)})
+        facts = call.values(expr_name)
+        if call.loss == "nll_loss" and len(call.shape(expr_name) or ()) == 1:
+            suffix = ".log_softmax(dim=0)"
+        if facts is not None and facts.min >= 0 and facts.max <= 1:  # probabilities: their log, not log_softmax
+            from .formats import log_probabilities_of
+
+            fix = call.fix({expr_name: log_probabilities_of(call, expr_name)})
+        else:
+            fix = call.fix({expr_name: call.with_method(expr_name, suffix)})
     return Hint(
         title=f"{call.loss_label} came out negative ({_num(value)}): {_BROKEN[call.loss].split(':')[0]}",
         message=(f"The loss value is {_num(value)} (certain: read after the call), and "
@@ -710,4 +843,4 @@ _NEGATIVE_AUDITS = [
 RULES = [nll_wrong_dim, cross_entropy_wrong_dim, kl_over_batch, ctc_wrong_dim, zero_one_for_signs,
          multi_hot_for_index_lists, index_lists_for_multi_hot, class_weight_on_last_dim, one_dim_class_input,
          single_class, ctc_blank_in_targets, gaussian_var_as_target, poisson_rate_with_log_input, *_SWAPPED,
-         *_NEGATIVE_AUDITS]
+         *_NEGATIVE_AUDITS, legacy_reduction_arguments]  # last: a note never hides a finding (call.found)

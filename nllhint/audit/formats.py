@@ -11,11 +11,13 @@ import ast
 import math
 import re
 
+from ..contracts import UNIT, losses_where
 from ..probe import _num
 from .base import Example, Hint, LossCall, audit, method_on, unwrap
 from .provenance import normalisation, upstream
 
-CLASS_LOSSES = ("cross_entropy", "nll_loss")
+CLASS_LOSSES = tuple(sorted(losses_where(lambda c: c.log_softmax_classes)))  # cross_entropy, nll_loss
+BINARY_LOSSES = tuple(sorted(losses_where(lambda c: c.targets[:1] == (UNIT,))))  # BCELoss, BCEWithLogitsLoss
 LINEAR = ("linear", "conv")
 SQUASHED = ("softmax", "sigmoid")
 LOG_PROBS = ("log_softmax", "logsigmoid", "log(softmax)", "log(sigmoid)")

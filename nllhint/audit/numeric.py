@@ -8,6 +8,7 @@ import math
 
 from ..contracts import NON_NEGATIVE, POSITIVE, PROBS, UNIT, contract, effective_reduction, losses_where
 from .base import Example, Hint, LossCall, audit
+from .formats import CLASS_LOSSES
 
 _HEAD = "import torch, torch.nn as nn, torch.nn.functional as F\n"
 BROADCASTING_LOSSES = tuple(sorted(losses_where(lambda c: c.broadcasts)))  # unequal shapes broadcast silently
@@ -186,7 +187,7 @@ def nonfinite_loss(call: LossCall) -> Hint | None:
         return None  # an earlier finding on this call (e.g. a KLDivLoss convention) explains it
     ignore = call.options.get("ignore_index")
     target = call.values("target")
-    if (call.loss in ("cross_entropy", "nll_loss") and target is not None and target.distinct is not None
+    if (call.loss in CLASS_LOSSES and target is not None and target.distinct is not None
             and set(target.distinct) == {float(ignore)} and call.options.get("reduction") == "mean"):
         return Hint(
             title=f"the loss became NaN ({where}): every target equals ignore_index={ignore}",

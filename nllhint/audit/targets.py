@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..probe import _num
 from .base import Example, Hint, LossCall, audit
+from .formats import CLASS_LOSSES
 
 _HEAD = "import torch, torch.nn as nn, torch.nn.functional as F\n"
 
@@ -141,7 +142,7 @@ def bce_target_outside_unit(call: LossCall) -> Hint | None:
 
 
 @audit("NLH819", "target-range", "padding inside the class range: padded positions are trained as a real token",
-       losses=("cross_entropy", "nll_loss"),
+       losses=CLASS_LOSSES,
        examples=(Example(_HEAD + "torch.manual_seed(0)\n"
                          "V, pad = 1000, 0\n"
                          "logits = torch.randn(4, 20, V, requires_grad=True)\n"

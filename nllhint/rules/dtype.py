@@ -14,11 +14,12 @@ import re
 import textwrap
 
 from ..context import CLASS_INDEX_LOSSES, ELEMENTWISE_LOSSES
+from ..contracts import UNIT, losses_where
 from ..probe import _num, describe
 from .base import Example, Hint, rule
 from .shapes import CAST, CLASS_LOSSES, is_binary, shape_text, swap_loss, values_text
 
-BINARY_LOSSES = ("binary_cross_entropy", "binary_cross_entropy_with_logits")
+BINARY_LOSSES = tuple(sorted(losses_where(lambda c: c.targets[:1] == (UNIT,))))  # BCELoss, BCEWithLogitsLoss
 MARGIN_LOSSES = ("multi_margin_loss", "multilabel_margin_loss")
 INT_CASTS = ("long", "int", "short", "byte", "char", "to", "type", "bool")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from .base import Example, Hint, rule
 from .options import option_fix, option_text
 from .roles import pick_fix, shape_text
-from .shapes import one_hot_rows
+from .shapes import CLASS_LOSSES, one_hot_rows
 
 
 @rule("NLH580", "target-shape", "an integer target shaped like the scores: CrossEntropyLoss reads it as class probabilities",
@@ -155,7 +155,7 @@ def scalar_input(ctx) -> Hint | None:
           expect=("(2, 5)", "(2, 4)")),))
 def k_dim_target(ctx) -> Hint | None:
     """For (N, C, d1, ...) scores the target is (N, d1, ...): the input's shape without dim 1."""
-    if ctx.loss not in ("cross_entropy", "nll_loss"):
+    if ctx.loss not in CLASS_LOSSES:
         return None
     inp, tgt = ctx.t("input"), ctx.t("target")
     if inp is None or tgt is None or inp.ndim < 3 or not inp.is_float:
@@ -187,7 +187,7 @@ def k_dim_target(ctx) -> Hint | None:
 def one_score_per_sample(ctx) -> Hint | None:
     """A (N,) input is read as ONE sample's class scores; with (N,) binary labels it is a binary task."""
     inp, tgt = ctx.t("input"), ctx.t("target")
-    if ctx.loss not in ("cross_entropy", "nll_loss") or inp is None or tgt is None:
+    if ctx.loss not in CLASS_LOSSES or inp is None or tgt is None:
         return None
     if inp.ndim != 1 or tgt.ndim != 1 or tgt.shape != inp.shape or not inp.is_float:
         return None
@@ -216,7 +216,7 @@ def one_score_per_sample(ctx) -> Hint | None:
           expect=("(5,)", "2 labels")),))
 def unbatched_input(ctx) -> Hint | None:
     inp, tgt = ctx.t("input"), ctx.t("target")
-    if ctx.loss not in ("cross_entropy", "nll_loss") or inp is None or tgt is None or inp.ndim != 1:
+    if ctx.loss not in CLASS_LOSSES or inp is None or tgt is None or inp.ndim != 1:
         return None
     if tgt.ndim != 1 or tgt.shape == inp.shape:
         return None
@@ -242,7 +242,7 @@ def two_d_index_target(ctx) -> Hint | None:
     """Class-index targets have one dimension less than the input; more than one label per sample needs
     a multi-label loss or one loss per label column."""
     inp, tgt = ctx.t("input"), ctx.t("target")
-    if ctx.loss not in ("cross_entropy", "nll_loss") or inp is None or tgt is None or not inp.is_float:
+    if ctx.loss not in CLASS_LOSSES or inp is None or tgt is None or not inp.is_float:
         return None
     if inp.ndim != 2 or tgt.ndim != 2 or tgt.shape[0] != inp.shape[0]:
         return None

@@ -15,6 +15,7 @@ import textwrap
 from ..probe import _num
 from ..source import _offset
 from .base import Example, Hint, rule
+from .dtype import BINARY_LOSSES
 
 REDUCTIONS = ("none", "mean", "sum")
 KL_LOSSES = ("kl_div", "KLDivLoss")
@@ -434,7 +435,7 @@ def weight_length(ctx) -> Hint | None:
           expect=("5", "pos_weight")),))
 def elementwise_weight(ctx) -> Hint | None:
     """BCE's ``pos_weight`` (one per label column) or ``weight`` (broadcast to the input) of the wrong size."""
-    if ctx.via != "loss" or ctx.loss not in ("binary_cross_entropy", "binary_cross_entropy_with_logits"):
+    if ctx.via != "loss" or ctx.loss not in BINARY_LOSSES:
         return None
     inp, tgt = ctx.input, ctx.target
     if inp is None or tgt is None or inp.shape != tgt.shape or not inp.ndim:

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import re
 
+from ..contracts import losses_where
 from ..probe import _num
 from .base import Example, Hint, rule
 
-CLASS_LOSSES = ("cross_entropy", "nll_loss")
+CLASS_LOSSES = tuple(sorted(losses_where(lambda c: c.log_softmax_classes)))  # cross_entropy, nll_loss
 CAST = {"float32": ".float()", "float64": ".double()", "float16": ".half()", "bfloat16": ".bfloat16()"}
 
 
