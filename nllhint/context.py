@@ -558,6 +558,7 @@ def _read_loss_frame(ctx: LossContext, entries, loss_i: int, in_torch) -> None:
                                             and all(_is(v, (int, float)) for v in value)):
                 ctx.options.setdefault(key, tuple(value) if _is(value, (list, tuple)) else value)
     ctx.callback = _callback_name(entries, loss_i, in_torch)
+    _mark_domains(ctx)
     source = local.get("input", local.get("log_probs"))
     if isinstance(source, torch.Tensor) and source.grad_fn is not None:
         ctx._input_params = _graph_params(source.grad_fn)
@@ -570,6 +571,32 @@ def _read_loss_frame(ctx: LossContext, entries, loss_i: int, in_torch) -> None:
         _read_library_call(ctx, entries, outer, loss_i, in_torch)
         return
     _read_user_call(ctx, entries, user_i, params)
+
+
+def _mark_domains(ctx: LossContext) -> None:
+    """Tell each tensor what the loss takes it as (its contract's domain), so its evidence line says
+    "real values" for a regression input and not "logits"."""
+    from dataclasses import replace
+
+    from .contracts import POSITIVE, contract
+
+    found = contract(ctx.module) or contract(ctx.loss)
+    if found is None:
+        return
+    inputs = {found.input_param, *found.forward[:1], "input", "input1", "input2", "anchor", "positive",
+              "negative", "log_probs"} & {*found.tensors, *found.forward}
+    for key, facts in list(ctx.tensors.items()):
+        if key in ("target", "targets") and key in {*found.tensors, *found.forward}:
+            domains = found.target_domains(ctx.options)
+            domain = domains[0] if domains else None
+        elif key == "var":
+            domain = POSITIVE
+        elif key in inputs:
+            domain = found.input_domain(ctx.options)
+        else:
+            continue
+        if domain is not None:
+            ctx.tensors[key] = replace(facts, domain=domain)
 
 
 _LIBRARY = re.compile(r"[/\\](?:site|dist)-packages[/\\]")

@@ -70,6 +70,7 @@ class TensorFacts:
     class_dim: int | None = None
     role: str | None = None  # what the call says the tensor is, when that beats what it looks like ("lengths")
     reshaped: tuple | None = None  # (op, input shapes, output shape) of the nearest view / row cat, see reshaped()
+    domain: str | None = None  # what the loss takes it as (a contracts domain: "real", "signs"), when known
 
     @property
     def ndim(self) -> int:
@@ -113,7 +114,10 @@ class TensorFacts:
             return "one-hot rows"
         if self.ndim >= 3 and self.binary and self.rows_uniform:
             return "0/1 mask, same in every channel"
-        if self.ndim >= 2 and self.binary and (self.rows_max_sum or 0) > 1:
+        if self.domain == "signs" and self.distinct is not None and set(self.distinct) <= {-1.0, 1.0}:
+            return "-1/+1 labels"
+        if self.ndim >= 2 and self.binary and (self.rows_max_sum or 0) > 1 and (
+                len(self.distinct) == 2 or self.domain in (None, "binary", "unit")):
             return "multi-hot rows"
         if self.is_int:
             return "class indices"
@@ -127,6 +131,8 @@ class TensorFacts:
             return "whole-number floats"
         if self.in_unit_interval:
             return "values in [0, 1]"
+        if self.domain in _REAL_DOMAINS:  # a regression input or an embedding: its scores are not logits
+            return _REAL_DOMAINS[self.domain]
         wide = self.ndim >= 2 and self.class_dim is not None and self.shape[self.class_dim] > 1
         return "logits" if wide else "real values"
 
@@ -154,6 +160,8 @@ class TensorFacts:
         return " ".join(parts)
 
 
+_REAL_DOMAINS = {"real": "real values", "positive": "real values", "non_negative": "real values",
+                 "embedding": "embeddings"}  # contracts domains, spelled out (kept here: probe imports nothing)
 _PRODUCER_KIND = {
     "tanh": "tanh outputs",
     "relu": "non-negative (ReLU) outputs",

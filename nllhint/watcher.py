@@ -45,10 +45,14 @@ What it never does
 
 What can still differ (documented trade-offs)
     * A warning that torch raises from inside a loss with ``stacklevel=2`` (MSELoss's "Using a target
-      size ... different to the input size", KLDivLoss's ``reduction='mean'``) names the wrapper's line
-      instead of the caller's. Catching and re-issuing it would need ``warnings.catch_warnings``, which
-      is not thread-safe and resets every once-per-location warning registry; the watch leaves warnings
-      alone instead (they still show, once per location, with the same text).
+      size ... different to the input size", KLDivLoss's ``reduction='mean'``) would name the wrapper's
+      line. On examined calls, and on every call at a site that has warned, the wrapper catches it by
+      swapping ``warnings._showwarnmsg`` for the duration of the call and re-issues it with
+      ``warnings.warn_explicit`` at its caller's file, line, module and registry: the same text at the
+      same line as without a watch, once per location. ``catch_warnings`` is not used: it is not
+      thread-safe and resets every once-per-location registry. The swap is not fully thread-safe either:
+      other threads' warnings pass through untouched, but a hook another thread swaps in during the call
+      sees the re-issued warning instead of the original. Sites that never warned take the plain path.
     * A function compiled with ``torch.compile`` before the watch is recompiled once the first time it
       runs inside one (dynamo guards on ``F.<loss>``); the wrappers are reused across watches, so a
       session toggling ``%losscheck`` costs at most that one extra cache entry. TorchScript compiles the
@@ -248,7 +252,7 @@ def _make_wrapper(name: str, original):
     import torch.nn.functional as F
 
     def build(original, name, is_compiling, getframe, active, tensor_type, isfinite, kinds, classify, user,
-              skip, transforms, unlink):
+              skip, transforms, unlink, capture):
         def wrapper(*args, **kwargs):
             __tracebackhide__ = True  # noqa: F841  (IPython hides this frame in tracebacks)
             if not active or is_compiling() or transforms() is not None:
@@ -301,15 +305,20 @@ def _make_wrapper(name: str, original):
                         if unlink and error.__traceback__ is not None:
                             error.__traceback__ = error.__traceback__.tb_next
                         raise
+            captured = capture() if examine or site.warns else None  # a warning names the caller, not us
             try:
                 result = original(*args, **kwargs)
             except BaseException as exc:
+                if captured is not None:
+                    captured.reissue(site, getframe(1))
                 site.raised += 1
                 if unlink and exc.__traceback__ is not None:  # no frame of ours in the traceback
                     exc.__traceback__ = exc.__traceback__.tb_next
                 if site.raised == 1:  # explained now, in case the user's code catches it
                     watch._note_raised(site, exc, frame)
                 raise
+            if captured is not None:
+                captured.reissue(site, getframe(1))
             if examine:
                 watch._examine_safely(site, original, args, kwargs, result)
             elif site.scalar_cpu:  # between audits: catch the first NaN/Inf loss (CPU: no sync)
@@ -329,11 +338,65 @@ def _make_wrapper(name: str, original):
     inner = build(original, name, torch.compiler.is_compiling, sys._getframe, _ACTIVE, torch.Tensor,
                   math.isfinite, _INTERNAL, _classify, _USER, _SKIP,
                   getattr(torch._C._functorch, "peek_interpreter_stack", lambda: None),
-                  sys.version_info >= (3, 11))
+                  sys.version_info >= (3, 11), _WarningCapture)
     wrapper = types.FunctionType(inner.__code__, F.__dict__, name, inner.__defaults__, inner.__closure__)
     functools.update_wrapper(wrapper, original)
     wrapper.__nllhint_original__ = original
     return wrapper
+
+
+class _WarningCapture:
+    """The warnings one thread shows while a loss runs. torch warns with ``stacklevel=2``, which names the
+    wrapper's line; the capture takes those and re-issues them at the wrapper's caller (the user's line,
+    or torch's ``nn.*Loss.forward`` as without a watch), with that module's registry so once-per-location
+    holds. It swaps ``warnings._showwarnmsg`` for the call only (no filter change: ``catch_warnings``
+    would reset every once-per-location registry); other threads' warnings and warnings naming any
+    other line pass straight through."""
+
+    __slots__ = ("previous", "log", "thread", "done")
+
+    def __init__(self):
+        import warnings
+
+        self.previous = warnings._showwarnmsg
+        self.log = []
+        self.thread = threading.get_ident()
+        self.done = False
+        warnings._showwarnmsg = self
+
+    def __call__(self, msg):
+        if self.done or msg.filename != _WRAPPER_FILE or threading.get_ident() != self.thread:
+            return self.previous(msg)
+        self.log.append(msg)
+
+    def reissue(self, site, caller) -> None:
+        import warnings
+
+        self.done = True  # left in a chain by a concurrent swap, it only forwards
+        if warnings._showwarnmsg is self:
+            warnings._showwarnmsg = self.previous
+        if not self.log:
+            return
+        site.warns = True  # later calls here are captured too
+        import torch.nn.functional as F
+
+        ours = F.__dict__.get("__warningregistry__") or {}  # the wrapper runs with F's globals
+        for msg in self.log:
+            text, category = str(msg.message), msg.category
+            for key in ((text, category, msg.lineno), (text, category, 0)):  # 'default' / 'module' actions
+                ours.pop(key, None)  # so the next call here is seen again
+            warnings.onceregistry.pop((text, category), None)  # 'once': the re-issue decides
+            if caller is None:
+                self.previous(msg)
+                continue
+            globs = caller.f_globals
+            warnings.warn_explicit(msg.message, category, caller.f_code.co_filename, caller.f_lineno,
+                                   module=globs.get("__name__"),
+                                   registry=globs.setdefault("__warningregistry__", {}),
+                                   module_globals=globs, source=msg.source)
+
+
+_WRAPPER_FILE = _make_wrapper.__code__.co_filename
 
 
 def _make_index_wrapper(original):
@@ -479,6 +542,7 @@ class _Site:
     raised: int = 0
     scalar_cpu: bool = False
     queue: bool = False
+    warns: bool = False  # a call here showed a warning: every call re-issues them at the caller
     pending: object = None  # a 0-dim float tensor on the loss's device: NaN once a non-finite loss went by
     flag_since: int = 0  # the call after which the device flag was last read (clean)
     audit_at: frozenset = AUDIT_AT

@@ -22,6 +22,7 @@ import textwrap
 from dataclasses import dataclass
 
 from ..context import location_of
+from ..contracts import by_module, contract
 from ..probe import describe
 from .base import Example, Hint, rule
 
@@ -313,6 +314,45 @@ def _reduction_none_line(ctx) -> str | None:
     return None
 
 
+def _receiver_loss(ctx) -> str | None:
+    """The loss class whose result backward() ran on, when the source shows it was built with
+    reduction='none': ``criterion(a, b).backward()`` or ``loss = criterion(a, b)`` then ``loss.backward()``.
+    Reads the call's source and the bound objects' ``__dict__`` only."""
+    import torch
+
+    receiver = ctx.call.args.get("loss") or ""
+    try:
+        node = ast.parse(receiver, mode="eval").body
+    except SyntaxError:
+        return None
+    if isinstance(node, ast.Name):  # loss = criterion(...); loss.backward()
+        assigned = ctx.assigned_call(node.id)
+        try:
+            node = ast.parse(assigned, mode="eval").body if assigned else None
+        except SyntaxError:
+            return None
+    if not isinstance(node, ast.Call):
+        return None
+    keywords = {k.arg: k.value.value for k in node.keywords if isinstance(k.value, ast.Constant)}
+    callee = node.func
+    if isinstance(callee, ast.Name):
+        bound = ctx.lookup(callee.id)
+        if isinstance(bound, torch.nn.Module):
+            found = by_module(type(bound).__name__)
+            if found is not None and bound.__dict__.get("reduction") == "none":
+                return found.module
+            return None
+        name = getattr(bound, "__name__", None) if callable(bound) else None
+    elif isinstance(callee, ast.Attribute):
+        name = callee.attr
+    else:
+        return None
+    found = contract(name) if isinstance(name, str) else None
+    if found is not None and keywords.get("reduction") == "none":
+        return found.module
+    return None
+
+
 @rule("NLH701", "backward-nonscalar", "backward() on an unreduced loss (reduction='none')",
       families=("backward-nonscalar",),
       examples=(
@@ -332,13 +372,24 @@ def _reduction_none_line(ctx) -> str | None:
               "target = torch.randn(4, 3)\n"
               "F.mse_loss(pred, target, reduction='none').backward()",
               expect=("F.mse_loss(pred, target, reduction='none').mean().backward()",)),
+          Example(
+              "import torch, torch.nn as nn\n"
+              "criterion_rank = nn.MarginRankingLoss(margin=0.05, reduction='none')\n"
+              "s1, s2 = torch.rand(32, requires_grad=True), torch.rand(32, requires_grad=True)\n"
+              "criterion_rank(s1, s2, -torch.ones(32)).backward()",
+              expect=("criterion_rank(s1, s2, -torch.ones(32)).mean().backward()", "MarginRankingLoss")),
       ))
 def unreduced_loss(ctx) -> Hint | None:
     """``backward()`` on per-sample losses: average (or sum) them first."""
     loss = _nonscalar(ctx)
-    if loss is None or ctx.loss is None:
+    if loss is None:
         return None
-    label = LOSS_NODE_LABELS.get(ctx.loss, ctx.loss)
+    if ctx.loss is not None:
+        label = LOSS_NODE_LABELS.get(ctx.loss, ctx.loss)
+    else:  # a loss whose graph has no loss node (MarginRankingLoss is clamp(...)): read the call itself
+        label = _receiver_loss(ctx)
+        if label is None:
+            return None
     expr = ctx.name("loss")
     shape = "(" + ", ".join(map(str, loss.shape)) + ("," if loss.ndim == 1 else "") + ")"
     where = _reduction_none_line(ctx)

@@ -184,8 +184,9 @@ def _views(ctx) -> list[tuple[str, str]]:
     return [v for v in views if v[0].split(".forward")[0] in classes]
 
 
-def _fixed_batch_argument(ctx, n_in: int, n_tg: int):
-    """``model(pts, val_batch_size)``: an int argument equal to the input's rows beside a tensor of n_tg rows."""
+def _fixed_batch_argument(ctx, n_in: int, n_tg: int, labels: str | None = None):
+    """``model(pts, val_batch_size)``: an int argument equal to the input's rows beside a tensor of n_tg rows
+    (or, when no argument has n_tg rows, e.g. points of several scenes, beside the ``labels`` of the batch)."""
     origin = _origin(ctx, "input")
     if origin is None or not isinstance(origin[1], ast.Call):
         return None
@@ -200,6 +201,8 @@ def _fixed_batch_argument(ctx, n_in: int, n_tg: int):
                 sizes.append((arg, name))
             elif (tensor := _tensor(ctx, arg.id)) is not None and tensor.dim() and tensor.shape[0] == n_tg:
                 tensors.append(name)
+    if not tensors and labels:
+        tensors.append(labels)
     if len(sizes) != 1 or not tensors:
         return None
     arg, size_name = sizes[0]
@@ -211,6 +214,41 @@ def _fixed_batch_argument(ctx, n_in: int, n_tg: int):
     return size_name, tensors[0], call_text, fix
 
 
+def _batch_size_reshapes(ctx, n_in: int) -> list[tuple[str, str, str]]:
+    """``(where, code, size name)`` of reshapes in the model's forward whose first size is a variable
+    (``x.view(batch_size, -1, 20)``, ``x.view(self.batch_size, ...)``) equal to the input's rows: a batch
+    size fixed when the model was called or built, not read from the tensor."""
+    import torch
+
+    origin = _origin(ctx, "input")
+    models = []
+    if origin is not None:
+        models = [v for node in ast.walk(origin[1]) if isinstance(node, ast.Name)
+                  and isinstance(v := ctx.lookup(node.id), torch.nn.Module)]
+    passed = set()  # int values of the names in the model call
+    if origin is not None:
+        for node in ast.walk(origin[1]):
+            if isinstance(node, ast.Name) and type(ctx.lookup(node.id)) is int:
+                passed.add(ctx.lookup(node.id))
+            elif isinstance(node, ast.Constant) and type(node.value) is int:
+                passed.add(node.value)
+    found = []
+    for where, code in ctx.model_calls("view", "reshape"):
+        call = _parse(code)
+        if not isinstance(call, ast.Call) or len(call.args) < 2:
+            continue
+        first = call.args[0]
+        if isinstance(first, ast.Attribute) and isinstance(first.value, ast.Name) and first.value.id == "self":
+            values = [m.__dict__.get(first.attr) for m in models if where.startswith(type(m).__name__ + ".")]
+            if n_in in [v for v in values if type(v) is int]:
+                found.append((where, code, f"self.{first.attr}"))
+        elif isinstance(first, ast.Name) and re.search(r"batch|bs\b|^b$|^n$", first.id, re.I):
+            value = ctx.lookup(first.id)
+            if n_in in passed or (type(value) is int and value == n_in):
+                found.append((where, code, first.id))
+    return found
+
+
 # --- a patch map per sample against one label per sample --------------------------------------------------
 
 def _patch_map(ctx):
@@ -220,6 +258,8 @@ def _patch_map(ctx):
         return None
     inp, tgt = ctx.input, ctx.target
     if inp is None or tgt is None or not tgt.shape or tgt.numel != tgt.shape[0] or tgt.ndim > 2:
+        return None
+    if tgt.is_int and tgt.max is not None and tgt.max >= 2:  # class ids (42), not real/fake labels
         return None
     n = tgt.shape[0]
     shape, flattened = inp.shape, False
@@ -359,10 +399,30 @@ def reshape_changes_rows(ctx) -> Hint | None:
     """
     counts = _counts(ctx)
     inp, target = ctx.input, ctx.target
-    if not counts or inp is None or inp.ndim < 2 or (target is not None and target.ndim >= 2):
+    if not counts or inp is None or inp.ndim < 2:
         return None
     n_in, n_tg = counts
     tin, ttg = ctx.code("input"), ctx.code("target")
+    reshapes = _batch_size_reshapes(ctx, n_in) if n_in > n_tg else []
+    if len(reshapes) == 1:
+        where, code, size = reshapes[0]
+        base = _base(ctx, "target")
+        labels = base[0] if base is not None and base[1].shape[0] == n_tg else None
+        fixed = _fixed_batch_argument(ctx, n_in, n_tg, labels) if "." not in size else None
+        lines = [fixed[3]] if fixed else [f"{code}  ->  {code.replace(size, 'x.size(0)', 1)}   # {where}: "
+                                          "the batch size of the tensor itself (x: the batch going in)"]
+        lines.append("# or drop the short last batch: DataLoader(..., drop_last=True)")
+        return Hint(
+            title=f"`{code}` in {where} reshapes with a fixed batch size ({size} = {n_in}), but {ttg} has "
+                  f"{n_tg} samples",
+            message=(f"The model reshapes its output with {size} ({n_in}) as the batch dimension, so {tin} has "
+                     f"{n_in} rows while {ttg} holds {n_tg} samples: a last batch is often smaller than the "
+                     f"others. Take the batch size from the batch itself (x.size(0) of a tensor that has one "
+                     f"row per sample), or drop the short batch."),
+            fix="\n".join(lines),
+        )
+    if target is not None and target.ndim >= 2:
+        return None
     fixed = _fixed_batch_argument(ctx, n_in, n_tg)
     if fixed:
         size_name, tensor, call_text, fix = fixed
@@ -486,6 +546,31 @@ def _cat_on_features(code: str) -> str | None:
     return None
 
 
+def _noted(fix: str | None, note: str) -> str | None:
+    return f"{fix}   # {note}" if fix and "\n" not in fix else fix
+
+
+def _flattened_from(ctx) -> tuple | None:
+    """``(before, after)`` shapes of the input's flatten: from the autograd history, or (no graph:
+    ``torch.no_grad``, a tensor built by hand) from the call, ``pred.view(-1, pred.size(2))`` of a 3-D
+    ``pred``."""
+    inp = ctx.input
+    if inp is None:
+        return None
+    if inp.reshaped is not None:
+        if inp.reshaped[0] != "view" or inp.reshaped[2] is None:
+            return None
+        return inp.reshaped[1][0], inp.reshaped[2]
+    if inp.grad_fn is not None or inp.ndim != 2:
+        return None
+    m = re.fullmatch(r"([A-Za-z_]\w*)(?:\.contiguous\(\))?\.(?:view|reshape)\(\s*-1\s*,.*\)", ctx.name("input", "").strip(),
+                     re.S)
+    tensor = _tensor(ctx, m.group(1)) if m else None
+    if tensor is None or tensor.dim() != 3 or tensor.numel() != inp.numel:
+        return None
+    return tuple(tensor.shape), inp.shape
+
+
 @rule("NLH305", "batch-mismatch", "per-position scores and labels of a different length per sequence",
       families=BATCH_FAMILIES,
       examples=(Example(
@@ -500,14 +585,17 @@ def sequence_lengths_differ(ctx) -> Hint | None:
     """Scores flattened from ``(N, T, C)`` against labels from ``(N, T')`` with ``T' != T``."""
     counts = _counts(ctx)
     inp = ctx.input
-    if not counts or inp is None or inp.reshaped is None or inp.reshaped[0] != "view" or inp.reshaped[2] is None:
+    flattened = _flattened_from(ctx) if counts else None
+    if not flattened:
         return None
     n_in, n_tg = counts
-    before, after = inp.reshaped[1][0], inp.reshaped[2]
+    before, after = flattened
     if len(before) != 3 or len(after) != 2 or before[-1] != after[-1] or after[0] != n_in:
         return None
     n, steps = before[0], before[1]
     tin, ttg = ctx.code("input"), ctx.code("target")
+    m = re.fullmatch(r"([A-Za-z_]\w*)(?:\.contiguous\(\))?\.(?:view|reshape)\(.*\)", ctx.name("input", "").strip(), re.S)
+    m_input = m.group(1) if m else None
     base = _base(ctx, "target")
     if base is not None and base[1].dim() == 2 and base[1].shape[0] == n and base[1].numel() == n_tg:
         name, labels = base[0], base[1].shape[1]
@@ -515,9 +603,22 @@ def sequence_lengths_differ(ctx) -> Hint | None:
             return Hint(
                 title=f"{tin} has {steps} steps per sequence but `{name}` has {labels}: one step short",
                 message=(f"{tin} comes from ({n}, {steps}, {before[2]}) and `{name}` is ({n}, {labels}), so "
-                         f"the loss sees {n_in} predictions for {n_tg} labels. A decoder fed `{name}[:, :-1]` "
-                         f"predicts the next tokens, `{name}[:, 1:]`: compare against those."),
-                fix=ctx.fix({"target": f"{name}[:, 1:].reshape(-1)"}),
+                         f"the loss sees {n_in} = {n} x {steps} predictions for {n_tg} = {n} x {labels} labels: "
+                         f"the same {n} sequences, one step apart. A decoder fed `{name}[:, :-1]` (teacher "
+                         f"forcing) predicts the next tokens, `{name}[:, 1:]`: compare against those. If it "
+                         f"should produce all {labels} steps, it stops one short: check its loop."),
+                fix=_noted(ctx.fix({"target": f"{name}[:, 1:].reshape(-1)"}), "the next tokens"),
+            )
+        if steps == labels + 1 and m_input is not None:
+            pname = m_input
+            return Hint(
+                title=f"{tin} has {steps} steps per sequence but `{name}` has {labels}: one step too many",
+                message=(f"{tin} comes from ({n}, {steps}, {before[2]}) and `{name}` is ({n}, {labels}), so "
+                         f"the loss sees {n_in} = {n} x {steps} predictions for {n_tg} = {n} x {labels} labels: "
+                         f"the same {n} sequences, one step apart. Compare the steps that have a label: drop "
+                         f"the prediction after the last token (or the first one, if `{name}` starts after a "
+                         "start token)."),
+                fix=_noted(ctx.fix({"input": f"{pname}[:, :-1].reshape(-1, {pname}.size(-1))"}), "align the steps"),
             )
         fix = _size_fix(ctx, name, n, steps)
         return Hint(
@@ -794,7 +895,13 @@ def extra_singleton(ctx) -> Hint | None:
           "scores = torch.sigmoid(nn.Linear(10, 3)(torch.randn(6, 10)))\n"
           "labels = torch.tensor([0, 2, 1, 1, 0, 2])\n"
           "loss = nn.BCELoss()(scores, labels.float())",
-          expect=("F.one_hot(labels.long(), num_classes=3).float()",))))
+          expect=("F.one_hot(labels.long(), num_classes=3).float()",)),
+          Example(
+          "import torch, torch.nn.functional as F\n"
+          "per_frame_logits = torch.randn(1, 100, 75, requires_grad=True)\n"
+          "labels = torch.tensor([42])\n"
+          "loc_loss = F.binary_cross_entropy_with_logits(per_frame_logits, labels)",
+          expect=("F.one_hot(labels,", "class id 42 (int64)"))))
 def class_indices_for_columns(ctx) -> Hint | None:
     """``(N, C)`` scores with ``(N,)`` labels 0..C-1: a multi-class task given to BCE/MSE.
 
@@ -806,13 +913,15 @@ def class_indices_for_columns(ctx) -> Hint | None:
     if not shapes or inp_f is None or tgt_f is None or not tgt_f.values or tgt_f.min is None:
         return None
     a, b = shapes
+    if len(a) == 3 and len(b) == 1 and a[0] == b[0]:
+        return _class_ids_for_a_score_map(ctx, a, b)
     if len(a) != 2 or len(b) != 1 or a[0] != b[0] or a[1] < 2:
         return None
     classes = a[1]
     if not (tgt_f.whole and tgt_f.min >= 0 and tgt_f.max < classes and tgt_f.max >= 1):
         return None
-    if tgt_f.distinct is not None and len(tgt_f.distinct) < 2:  # torch.ones(n): a constant, not class labels
-        return None
+    if tgt_f.distinct is not None and len(tgt_f.distinct) < 2 and not (tgt_f.is_int and tgt_f.max >= 2):
+        return None  # torch.ones(n): a constant, not class labels (an int64 [42] is one class id)
     inp, tgt = ctx.code("input"), ctx.code("target")
     labels = strip_call(ctx.name("target"), "float")
     as_long = f"{labels}.long()" if labels else ctx.with_method("target", ".long()")
@@ -825,6 +934,10 @@ def class_indices_for_columns(ctx) -> Hint | None:
     else:
         callee = "nn.CrossEntropyLoss()" if ctx.module else "F.cross_entropy"
         fix = ctx.fix({"target": as_long}, callee=callee) or f"loss = {callee}({ctx.name('input')}, {as_long})"
+        if tgt_f.is_int and ctx.loss in ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"):
+            # a regression loss on the ids as they came: it works on one-hot rows of them
+            fix += (f"\n# or keep {ctx.loss_label}: "
+                    f"F.one_hot({labels or ctx.name('target')}, num_classes={classes}).float() as the target")
         advice = (f"If each sample has exactly one class, CrossEntropyLoss takes these scores and labels as "
                   f"they are; if several classes can be on at once, {tgt} must be multi-hot "
                   f"({b[0]}, {classes}) rows instead.")
@@ -833,6 +946,34 @@ def class_indices_for_columns(ctx) -> Hint | None:
         message=(f"{ctx.loss_label} needs a target of the same shape as {inp} {_shape_text(a)}, one "
                  f"value per column; {tgt} is {_shape_text(b)} and looks like class numbers. {advice}"),
         fix=fix,
+    )
+
+
+def _class_ids_for_a_score_map(ctx, a, b) -> Hint | None:
+    """``(N, C, T)`` scores (per class and frame/position) with ``(N,)`` integer class ids: one label per
+    sample where the element-wise loss wants a value per score. Only int64/int32 ids of classes in dim 1."""
+    tgt_f = ctx.target
+    n, classes, steps = a
+    if not (tgt_f.is_int and tgt_f.dtype != "bool" and tgt_f.min >= 0 and tgt_f.max < classes and classes >= 2
+            and steps >= 2 and (tgt_f.max >= 2 or (tgt_f.distinct is not None and len(tgt_f.distinct) >= 2))):
+        return None
+    inp, tgt, name = ctx.code("input"), ctx.code("target"), ctx.name("input")
+    labels = ctx.name("target")
+    ids = (f"class id {int(tgt_f.max)}" if tgt_f.distinct is not None and len(tgt_f.distinct) == 1
+           else f"class ids 0..{int(tgt_f.max)}")
+    onehot = f"F.one_hot({labels}, num_classes={classes}).float().unsqueeze(-1).expand_as({name})"
+    fix = ctx.fix({"target": onehot}) or onehot
+    per_step = f"{labels}.view(-1, 1).expand(-1, {steps})"
+    callee = "nn.CrossEntropyLoss()" if ctx.module else "F.cross_entropy"
+    alternative = ctx.fix({"target": per_step}, callee=callee) or f"{callee}({name}, {per_step})"
+    return Hint(
+        title=f"{tgt} holds {ids} ({tgt_f.dtype}), but {inp} has a score per class and step {_shape_text(a)}",
+        message=(f"{ctx.loss_label} compares {inp} and {tgt} element by element, so it needs a target of shape "
+                 f"{_shape_text(a)}: {classes} classes (dim 1) x {steps} steps. {tgt} is {_shape_text(b)}: one "
+                 f"class number per sample, which an element-wise loss cannot use. Turn it into one-hot scores "
+                 f"for every step, or, for one class per sample, use CrossEntropyLoss with the ids repeated per "
+                 f"step."),
+        fix=f"{fix}\n# or, one class per sample: {alternative}",
     )
 
 

@@ -56,6 +56,12 @@ def _accepted(shape) -> str:
               "pred, target = torch.randn(64, 4), torch.randn(64, 4)\n"
               "loss = nn.GaussianNLLLoss()(pred, target, noise)",
               expect=("noise.unsqueeze(0)", "per output")),
+          Example(
+              "import torch, torch.nn as nn\n"
+              "mu, target = torch.randn(4, 3, 8), torch.randn(4, 3, 8)\n"
+              "var = torch.rand(4, 8) + 0.1\n"
+              "l = nn.GaussianNLLLoss()(mu, target, var)",
+              expect=("var.unsqueeze(1).expand_as(mu)", "real values")),
       ))
 def gaussian_var_shape(ctx) -> Hint | None:
     """Tells apart the var the user meant: per prediction in another layout (reshape), one per sample (a
@@ -114,6 +120,16 @@ def gaussian_var_shape(ctx) -> Hint | None:
                      "GaussianNLLLoss broadcasts a var whose other sizes are 1."),
             fix=pick_fix(ctx, {"var": ctx.with_method("var", ".unsqueeze(0)" if len(v) == 1 and len(shape) == 2
                                                        else row)}),
+        )
+    missing = [d for d in range(1, len(shape)) if tuple(shape[:d] + shape[d + 1:]) == tuple(v)]
+    if len(missing) == 1 and len(shape) >= 3:  # (N, D) for (N, K, D): one variance per sample and feature
+        d = missing[0]
+        return Hint(
+            title=f"{name} {shape_text(v)} lacks dim {d} ({shape[d]}) of {ctx.code('input')} {shape_text(shape)}",
+            message=(base + f" It is the input's shape without dim {d}: one variance shared over those {shape[d]} "
+                     f"entries, which PyTorch's check does not broadcast. Insert the axis and expand it to the "
+                     "input's shape (or predict a var for each of them)."),
+            fix=pick_fix(ctx, {"var": ctx.with_method("var", f".unsqueeze({d}).expand_as({iname})")}),
         )
     return Hint(title=f"{name} {shape_text(v)} does not fit {ctx.code('input')} {shape_text(shape)}",
                 message=(base + " Its number of values matches none of them (one per prediction, per sample, or "
