@@ -204,7 +204,7 @@ def kl_mean(call: LossCall) -> Hint | None:
        examples=(Example(_HEAD + "loss = nn.KLDivLoss(reduction='batchmean')\n"
                          "output = torch.tensor([[0.1132, 0.5477, 0.3390]])\n"
                          "target = torch.tensor([[0.1541, 0.0511, 0.0947]])\n"
-                         "print(loss(output.log(), target))",
+                         "kl = loss(output.log(), target)",
                          expect=("NLH840", "sums to 0.3", "target / target.sum(dim=-1, keepdim=True)")),))
 def kl_target_not_distribution(call: LossCall) -> Hint | None:
     """KL(target || p) needs the target to be a probability distribution over the classes. Rows in
