@@ -48,6 +48,24 @@ def test_mse_broadcast_warning_names_the_cell_line_once(ipython, prefix):
                                   "broadcasting. Please ensure they have the same size.")
 
 
+def test_always_filter_still_shows_every_call_at_the_cell_line(ipython):
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        run = ipython.run("%%losscheck\n" + BROADCAST_CELL)
+    assert run.success, run.out
+    marker = next(w for w in seen if str(w.message) == "marker")
+    shown = [(w.filename, w.lineno) for w in seen if "target size" in str(w.message)]
+    assert shown == [(marker.filename, marker.lineno + 3)] * 3
+
+
+def test_error_filter_raises_at_the_cell_line(ipython):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run = ipython.run(BROADCAST_CELL.replace('warnings.warn("marker")\n', ""))
+    assert not run.success and "UserWarning: Using a target size" in run.out
+    assert "nllhint/watcher.py" not in run.out
+
+
 def test_kldiv_mean_warning_names_the_cell_line(ipython):
     seen = _warnings_of(ipython, """\
         import torch, warnings
