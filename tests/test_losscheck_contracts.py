@@ -315,6 +315,9 @@ print(loss)
     "ce-on-hand-written-one-hot-probabilities": (CASES["ce-on-hand-written-one-hot-probabilities"][0],
                                                  "NLH804", "`probs`"),
     "kl-target-rows-not-summing-to-one": (CASES["kl-target-rows-not-summing-to-one"][0], "NLH840", "target.sum"),
+    "kl-on-mean-of-probabilities-1d": (CASES["kl-on-mean-of-probabilities-1d"][0], "NLH803", "clamp_min(1e-8).log()"),
+    "kl-module-on-probabilities-no-grad": (CASES["kl-module-on-probabilities-no-grad"][0], "NLH803",
+                                           "post_pr.clamp_min(1e-8).log()"),
     "poisson-rates-from-linear-log-input-false": (CASES["poisson-rates-from-linear-log-input-false"][0],
                                                   "NLH902", "F.softplus(rate_head(feats))"),
 }

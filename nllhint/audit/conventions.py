@@ -39,7 +39,8 @@ def _is_probabilities(call: LossCall, name: str) -> str | None:
     if o.traced and below is None:
         return None
     if probability_rows(call, name) is not None:
-        why = f"every row of {call.code(name)} is >= 0 and sums to 1, so it looks like probabilities"
+        why = (f"every row of {call.code(name)} is >= 0 and sums to 1, so it looks like probabilities "
+               f"(certain that it is not log-probabilities: those are never above 0)")
         return f"{why}; {below}" if below else why
     return None
 

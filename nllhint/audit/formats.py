@@ -191,7 +191,8 @@ def nll_on_probabilities(call: LossCall) -> Hint | None:
         below = squashed_upstream(call) if o.traced else None
         if (o.traced and below is None) or probability_rows(call) is None:
             return None  # a graph whose producer we do not know, with no softmax below: stay quiet
-        why = f"every row of {expr} is >= 0 and sums to 1 along dim 1, so it looks like softmax output"
+        why = (f"every row of {expr} is >= 0 and sums to 1 along dim 1, so it looks like softmax output "
+               f"(certain that it is not log-probabilities: those are never above 0)")
         if below:
             why += f"; {below}"
         activation = "softmax"
