@@ -264,3 +264,37 @@ def test_matching_per_frame_one_hot_targets_get_no_hint(ipython):
         print(loc_loss.item() > 0, undefined_name)
         """)
     assert "NameError" in run.out and "nllhint" not in run.out
+
+
+def test_decoder_one_step_short_flattened_on_earlier_lines_without_grad(ipython):
+    run = ipython.run("""\
+        import torch, torch.nn as nn
+        vocab, B, T = 12, 4, 5
+        with torch.no_grad():
+            out = torch.randn(B, T - 1, vocab)
+            logits = out.reshape(-1, vocab)
+        question = torch.randint(0, vocab, (B, T))
+        targets = question.contiguous().view(-1)
+        loss = nn.CrossEntropyLoss()(logits, targets)
+        """)
+    hint = _hint(run.out)
+    assert "one step short" in hint and "loss = nn.CrossEntropyLoss()(logits, question[:, 1:].reshape(-1))" in hint
+
+
+def test_backward_on_a_custom_unreduced_loss_module(ipython):
+    run = ipython.run("""\
+        import torch, torch.nn as nn, torch.nn.functional as F
+        class FocalLoss(nn.Module):
+            def __init__(self, gamma=2.0, reduction='none'):
+                super().__init__()
+                self.gamma, self.reduction = gamma, reduction
+            def forward(self, logits, target):
+                ce = F.cross_entropy(logits, target, reduction='none')
+                return (1 - torch.exp(-ce)) ** self.gamma * ce
+        focal = FocalLoss()
+        logits = torch.randn(8, 3, requires_grad=True)
+        focal(logits, torch.randint(0, 3, (8,))).backward()
+        """)
+    hint = _hint(run.out)
+    assert "[backward-nonscalar]" in hint
+    assert "focal(logits, torch.randint(0, 3, (8,))).mean().backward()" in hint

@@ -338,9 +338,9 @@ def _receiver_loss(ctx) -> str | None:
     if isinstance(callee, ast.Name):
         bound = ctx.lookup(callee.id)
         if isinstance(bound, torch.nn.Module):
-            found = by_module(type(bound).__name__)
-            if found is not None and bound.__dict__.get("reduction") == "none":
-                return found.module
+            if bound.__dict__.get("reduction") == "none":  # torch's loss, or the user's own (FocalLoss)
+                found = by_module(type(bound).__name__)
+                return found.module if found is not None else type(bound).__name__
             return None
         name = getattr(bound, "__name__", None) if callable(bound) else None
     elif isinstance(callee, ast.Attribute):

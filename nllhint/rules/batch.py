@@ -563,12 +563,25 @@ def _flattened_from(ctx) -> tuple | None:
         return inp.reshaped[1][0], inp.reshaped[2]
     if inp.grad_fn is not None or inp.ndim != 2:
         return None
-    m = re.fullmatch(r"([A-Za-z_]\w*)(?:\.contiguous\(\))?\.(?:view|reshape)\(\s*-1\s*,.*\)", ctx.name("input", "").strip(),
-                     re.S)
-    tensor = _tensor(ctx, m.group(1)) if m else None
+    name = _flattened_name(ctx, "input")
+    tensor = _tensor(ctx, name) if name else None
     if tensor is None or tensor.dim() != 3 or tensor.numel() != inp.numel:
         return None
     return tuple(tensor.shape), inp.shape
+
+
+def _flattened_name(ctx, param: str) -> str | None:
+    """``pred`` when the argument is ``pred.view(-1, ...)`` (``.reshape``, ``.contiguous().view``,
+    ``.flatten()``), written in the call or in the last assignment of the name passed."""
+    expr = ctx.name(param, "").strip()
+    node = _parse(expr)
+    if isinstance(node, ast.Name):
+        found = _assignment(ctx, node.id)
+        if found is None:
+            return None
+        expr = (ast.get_source_segment(found[2], found[1]) or "").strip()
+    m = re.fullmatch(r"([A-Za-z_]\w*)(?:\.contiguous\(\))?\.(?:view|reshape|flatten)\((.*)\)", expr, re.S)
+    return m.group(1) if m and (m.group(2).strip() in ("", "-1") or m.group(2).lstrip().startswith("-1")) else None
 
 
 @rule("NLH305", "batch-mismatch", "per-position scores and labels of a different length per sequence",
@@ -594,9 +607,11 @@ def sequence_lengths_differ(ctx) -> Hint | None:
         return None
     n, steps = before[0], before[1]
     tin, ttg = ctx.code("input"), ctx.code("target")
-    m = re.fullmatch(r"([A-Za-z_]\w*)(?:\.contiguous\(\))?\.(?:view|reshape)\(.*\)", ctx.name("input", "").strip(), re.S)
-    m_input = m.group(1) if m else None
+    m_input = _flattened_name(ctx, "input")
     base = _base(ctx, "target")
+    if (base is None or base[1].dim() != 2) and (flat := _flattened_name(ctx, "target")) \
+            and (labels_2d := _tensor(ctx, flat)) is not None:
+        base = flat, labels_2d
     if base is not None and base[1].dim() == 2 and base[1].shape[0] == n and base[1].numel() == n_tg:
         name, labels = base[0], base[1].shape[1]
         if labels == steps + 1:
