@@ -50,10 +50,13 @@ What can still differ (documented trade-offs)
       swapping ``warnings._showwarnmsg`` for the duration of the call and re-issues it with
       ``warnings.warn_explicit`` at its caller's file, line, module and registry: the same text at the
       same line as without a watch, once per location. ``catch_warnings`` is not used: it is not
-      thread-safe and resets every once-per-location registry. The swap is not fully thread-safe either:
-      other threads' warnings pass through untouched, but a hook another thread swaps in during the call
-      sees the re-issued warning instead of the original. Sites that never warned take the plain path;
-      a call at a site that warns costs about 6 us more (torch's warning is processed twice).
+      thread-safe and resets every once-per-location registry. The swap is thread-safe among watched
+      calls (a lock links and unlinks them; other threads' warnings pass through untouched), but a hook
+      that other code swaps into ``warnings._showwarnmsg`` during such a call keeps ours beneath it (it
+      then only forwards) and sees the re-issued warning, not torch's. Sites that never warned take the
+      plain path; a call at a site that warns costs about 6 us more (torch's warning is processed twice).
+      A site whose first warning comes after its examined calls (a later batch of another shape) is
+      not captured: that warning names the wrapper's line, as before.
     * A function compiled with ``torch.compile`` before the watch is recompiled once the first time it
       runs inside one (dynamo guards on ``F.<loss>``); the wrappers are reused across watches, so a
       session toggling ``%losscheck`` costs at most that one extra cache entry. TorchScript compiles the
@@ -359,11 +362,12 @@ class _WarningCapture:
     def __init__(self):
         import warnings
 
-        self.previous = warnings._showwarnmsg
         self.log = []
         self.thread = threading.get_ident()
         self.done = False
-        warnings._showwarnmsg = self
+        with _WARN_LOCK:
+            self.previous = warnings._showwarnmsg
+            warnings._showwarnmsg = self
 
     def __call__(self, msg):
         if self.done or msg.filename != _WRAPPER_FILE or threading.get_ident() != self.thread:
@@ -373,9 +377,16 @@ class _WarningCapture:
     def reissue(self, site, caller) -> None:
         import warnings
 
-        self.done = True  # left in a chain by a concurrent swap, it only forwards
-        if warnings._showwarnmsg is self:
-            warnings._showwarnmsg = self.previous
+        self.done = True  # from now on it only forwards, should another thread still reach it
+        with _WARN_LOCK:  # take it out of the chain, also when another thread's capture went on top
+            if warnings._showwarnmsg is self:
+                warnings._showwarnmsg = self.previous
+            else:
+                link = warnings._showwarnmsg
+                while isinstance(link, _WarningCapture) and link.previous is not self:
+                    link = link.previous
+                if isinstance(link, _WarningCapture):
+                    link.previous = self.previous
         if not self.log:
             return
         site.warns = True  # later calls here are captured too
@@ -406,6 +417,7 @@ class _WarningCapture:
 
 
 _WRAPPER_FILE = _make_wrapper.__code__.co_filename
+_WARN_LOCK = threading.Lock()  # captures of several threads link and unlink one at a time
 
 
 def _make_index_wrapper(original):

@@ -66,6 +66,42 @@ def test_error_filter_raises_at_the_cell_line(ipython):
     assert "nllhint/watcher.py" not in run.out
 
 
+def test_warnings_from_several_threads_each_name_their_line():
+    import threading
+
+    import torch
+    import torch.nn.functional as F
+
+    import nllhint
+
+    hook = warnings._showwarnmsg
+    pred, y = torch.randn(8, 1), torch.randn(8)
+
+    def training_thread():
+        for step in range(50):
+            F.mse_loss(pred, y)
+
+    def logging_thread():
+        for step in range(50):
+            warnings.warn("progress")
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with nllhint.watch():
+            threads = [threading.Thread(target=training_thread) for _ in range(3)]
+            threads.append(threading.Thread(target=logging_thread))
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        assert warnings._showwarnmsg is hook  # nothing of nllhint's left in the warnings module
+    lines = {(w.filename, w.lineno) for w in seen if "target size" in str(w.message)}
+    code = training_thread.__code__
+    assert lines == {(code.co_filename, code.co_firstlineno + 2)}
+    assert sum("target size" in str(w.message) for w in seen) == 150
+    assert sum(str(w.message) == "progress" for w in seen) == 50
+
+
 def test_kldiv_mean_warning_names_the_cell_line(ipython):
     seen = _warnings_of(ipython, """\
         import torch, warnings
