@@ -290,6 +290,11 @@ class Trainer:
         return self.criterion(self.model(x), y)
 loss = Trainer().step(torch.randn(8, 4), torch.randn(8, 1))
 """, "NLH841", "bad-option", "self.criterion = nn.MSELoss(reduction='sum')"),
+    "mse-on-log-of-raw-predictions": ("""
+head = nn.Linear(4, 1)
+x, y = torch.randn(16, 4), torch.randn(16, 1)
+loss = F.mse_loss(torch.log(head(x)), y)
+""", "NLH902", "nan-inf", "Clamp what goes into the log"),
 }
 
 

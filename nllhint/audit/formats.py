@@ -244,6 +244,7 @@ def softmax_into_cross_entropy(call: LossCall) -> Hint | None:
         return None
     o = call.origin("input")
     expr = call.code("input")
+    produced = True
     if o.producer in SQUASHED:
         activation = o.producer
         why = f"{o.evidence(call.name('input'))} (certain)"
@@ -255,7 +256,7 @@ def softmax_into_cross_entropy(call: LossCall) -> Hint | None:
         if probability_rows(call) is not None:
             why = f"every row of {expr} is >= 0 and sums to 1 along dim 1, so it looks like softmax output"
         elif not o.traced and (sure := _probability_scores(call)):
-            why = sure
+            why, produced = sure, False  # one-hot rows: written by hand, no softmax to remove
         else:
             return None
         if below:
@@ -264,9 +265,12 @@ def softmax_into_cross_entropy(call: LossCall) -> Hint | None:
     floor = f" near log({c}) = {math.log(c):.2f}" if c and c > 1 else ""
     fix = drop_activation(call, "input", activation) or (
         f"remove the {activation} that makes {expr} (at the end of the model's forward or before the "
-        f"loss); {call.loss_label} wants the raw scores. Keep {activation} for predictions only.")
+        f"loss); {call.loss_label} wants the raw scores. Keep {activation} for predictions only."
+        if produced else f"pass the model's raw scores (logits) instead of {expr}; {call.loss_label} "
+        f"applies log_softmax itself")
     return Hint(
-        title=f"{call.loss_label} got {activation} outputs: {expr} is squashed twice",
+        title=(f"{call.loss_label} got {activation} outputs: {expr} is squashed twice" if produced else
+               f"{call.loss_label} got probability rows: {expr} is not raw scores"),
         message=(f"{why[0].upper() + why[1:]}. {call.loss_label} applies log_softmax itself, so the "
                  f"scores are squashed twice: the loss stays{floor} and gradients are small, so "
                  f"training stalls. Pass the raw scores (logits)."),

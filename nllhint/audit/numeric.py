@@ -174,6 +174,11 @@ def nonfinite_loss(call: LossCall) -> Hint | None:
         if name in ("target", "targets"):
             advice = "The data has missing values: filter or fill them before the loss."
             fix = f"keep = torch.isfinite({call.name(name)})   # then use only those samples"
+        elif call.origin(name).producer == "log":
+            advice = ("Its grad_fn says a log made it: the log of a value <= 0 (a probability that reached 0, "
+                      "a negative prediction) is -inf or NaN. Clamp what goes into the log, or work in "
+                      "log space (log_softmax, logsigmoid) from the scores.")
+            fix = None
         else:
             advice = ("It was made upstream: often a learning rate that is too high, or log/sqrt/division "
                       "of 0 in the model. torch.autograd.set_detect_anomaly(True) names the op.")
