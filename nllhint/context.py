@@ -15,24 +15,16 @@ import sys
 import textwrap
 from dataclasses import dataclass, field
 
+from .contracts import losses_where, predicts_target
 from .messages import MessageMatch, classify
 from .probe import TensorFacts, describe
 from .source import UserCall, callee_name, find_call, method, positional_params, user_call
 
 # Functional losses (torch.nn.functional) whose frame holds the tensors under their parameter names.
-LOSS_FUNCTIONS = frozenset({
-    "nll_loss", "cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
-    "ctc_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "poisson_nll_loss",
-    "gaussian_nll_loss", "margin_ranking_loss", "hinge_embedding_loss", "multilabel_margin_loss",
-    "soft_margin_loss", "multilabel_soft_margin_loss", "cosine_embedding_loss", "multi_margin_loss",
-    "triplet_margin_loss", "triplet_margin_with_distance_loss", "linear_cross_entropy",
-})
+LOSS_FUNCTIONS = losses_where(lambda c: c.functional)
 # Losses that take class indices as target: the ones most rules are about.
-CLASS_INDEX_LOSSES = frozenset({"nll_loss", "cross_entropy", "linear_cross_entropy", "multi_margin_loss"})
-ELEMENTWISE_LOSSES = frozenset({
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss", "l1_loss", "smooth_l1_loss",
-    "huber_loss", "soft_margin_loss", "poisson_nll_loss", "gaussian_nll_loss", "multilabel_soft_margin_loss",
-})
+CLASS_INDEX_LOSSES = losses_where(lambda c: c.functional and c.class_loss)
+ELEMENTWISE_LOSSES = losses_where(predicts_target)
 OPTION_NAMES = ("reduction", "ignore_index", "label_smoothing", "log_target", "blank", "zero_infinity",
                 "delta", "beta", "margin", "p", "eps", "full", "log_input", "num_classes", "size_average",
                 "reduce")

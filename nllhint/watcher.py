@@ -74,7 +74,7 @@ import threading
 import types
 from dataclasses import dataclass, field
 
-from .contracts import FUNCTIONAL_NAMES
+from .contracts import FUNCTIONAL_NAMES, losses_where
 from .finding import SEVERITIES, Finding
 
 __all__ = ["watch", "Watch", "LossReport", "SiteReport", "LOSS_NAMES"]
@@ -88,7 +88,7 @@ MAX_GLOBALS = 100_000  # skip a module with more globals than this
 QUEUE_DEVICES = frozenset({"cuda", "xpu", "mps", "hpu", "privateuseone"})
 # Losses whose integer target indexes the classes: on accelerators an index out of range is a device-side
 # assert, so examined calls check the range first (``target_out_of_range``).
-CLASS_INDEX_LOSSES = frozenset({"cross_entropy", "nll_loss"})
+CLASS_INDEX_LOSSES = losses_where(lambda c: c.log_softmax_classes)  # cross_entropy, nll_loss
 INDEX_FUNCTIONS = ("one_hot",)  # not losses, but class indices out of range assert on a device too
 _FORCE_DEVICE_PATH = False  # tests only: treat CPU tensors as accelerator tensors (no per-call read, prechecks)
 # Top-level packages whose globals never hold a user's loss function (pure speed; swapping is by identity).

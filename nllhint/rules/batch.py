@@ -21,7 +21,7 @@ import re
 import textwrap
 
 from ..context import ELEMENTWISE_LOSSES
-from ..contracts import losses_where
+from ..contracts import UNIT, losses_where
 from ..messages import parse_shape
 from ..source import _offset, strip_call
 from .base import Example, Hint, rule
@@ -32,7 +32,7 @@ SHAPE_FAMILIES = ("bce-size", "broadcast")
 # have their own message and rules)
 SHAPE_LOSSES = ELEMENTWISE_LOSSES | {"kl_div"} | (
     losses_where(lambda c: c.same_shape) - {"multilabel_margin_loss"})
-BCE_LOSSES = ("binary_cross_entropy", "binary_cross_entropy_with_logits")
+BCE_LOSSES = tuple(sorted(losses_where(lambda c: c.targets[:1] == (UNIT,))))  # BCELoss, BCEWithLogitsLoss
 
 
 def _shape_text(shape) -> str:
