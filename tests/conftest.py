@@ -98,10 +98,12 @@ def ipython(shell, capsys):
                 del shell.user_ns[name]
             shell.user_ns["torch"] = __import__("torch")
 
+    runner = Runner()
+    runner.fresh_namespace()  # every test is a new notebook: nothing left by an earlier test, whatever the order
+    __import__("torch").manual_seed(0)  # and the same random tensors, whatever ran before
     shell.run_line_magic("load_ext", "nllhint")
-    shell.user_ns.setdefault("torch", __import__("torch"))
     try:
-        yield Runner()
+        yield runner
     finally:
         shell.run_line_magic("unload_ext", "nllhint")
         shell.user_ns.pop("_nllhint_test", None)
