@@ -11,6 +11,7 @@ its evidence is certain (grad_fn, shapes, exact values); "looks like" is said on
 from __future__ import annotations
 
 import math
+import re
 
 from ..contracts import CONTRACTS, SIGNS, effective_reduction, legacy_reduction, losses_where
 from ..probe import _num
@@ -616,6 +617,7 @@ def poisson_rate_with_log_input(call: LossCall) -> Hint | None:
 # --- deprecated options ------------------------------------------------------------------------------------
 
 _LEGACY_ARGS = ("size_average", "reduce")
+_LEGACY_WORDS = re.compile(r"\b(?:size_average|reduce)\s*=")
 
 
 @audit("NLH841", "bad-option", "deprecated size_average= / reduce=: say reduction='none' / 'sum' / 'mean'",
@@ -669,8 +671,11 @@ def _constructor(call: LossCall):
     if "(" in callee:
         texts.append(callee)
     else:
+        source = "".join(linecache.getlines(call.call.filename))
+        if not _LEGACY_WORDS.search(source):  # the usual case: no parse of the whole file on every examination
+            return None
         try:
-            tree = ast.parse("".join(linecache.getlines(call.call.filename)))
+            tree = ast.parse(source)
         except (SyntaxError, ValueError):
             return None
         here = call.call.lineno
