@@ -602,6 +602,7 @@ class SiteReport:
     findings: tuple[Finding, ...] = ()
     first_seen: tuple[int, ...] = ()  # for each finding, the call number where it first showed
     notes: tuple[str, ...] = ()
+    raised: int = 0  # calls at this site that raised
 
 
 class LossReport:
@@ -965,7 +966,8 @@ class Watch:
             rows.append(SiteReport(location=site.location, expression=site.text(), loss=site.label,
                                    calls=site.calls, examined=site.examined,
                                    findings=tuple(e[0] for e in entries),
-                                   first_seen=tuple(e[1] or 0 for e in entries), notes=tuple(notes)))
+                                   first_seen=tuple(e[1] or 0 for e in entries), notes=tuple(notes),
+                                   raised=site.raised))
         return tuple(rows)
 
 
@@ -1411,8 +1413,7 @@ def _render(report: LossReport, *, color: bool, width: int, brief: bool) -> str:
     head.append("nllhint losscheck: ", style="bold magenta")
     summary = report.summary()
     if sys.exc_info()[1] is not None:  # printed while the cell's exception propagates (%%losscheck)
-        from .rules.cuda import stopped_summary
-        summary = stopped_summary(summary, sys.exc_info()[1])
+        summary = _stopped_summary(summary, sites, sys.exc_info()[1])
     head.append(summary, style="bold" if report.findings else "")
     console.print(head)
     if not report.findings and not any(s.notes for s in sites):
@@ -1443,6 +1444,18 @@ def _render(report: LossReport, *, color: bool, width: int, brief: bool) -> str:
                 fix.append(finding.fix, style="green")
                 console.print(Padding(fix, (0, 0, 0, 6)))
     return _finish(out)
+
+
+def _stopped_summary(summary: str, sites, exc: BaseException) -> str:
+    """Above the traceback of a cell that died in a loss call (or of a CUDA error), never "no problems
+    found": the checks did not see the call that failed, and the hint under the traceback explains it."""
+    from .rules.cuda import stopped_summary
+
+    stopped = stopped_summary(summary, exc)
+    if stopped != summary or not summary.endswith(", no problems found") or not any(s.raised for s in sites):
+        return stopped
+    head = summary[: -len(", no problems found")]
+    return f"{head}; stopped at a loss error (explained under the traceback)"
 
 
 def _finish(out) -> str:

@@ -284,3 +284,19 @@ def test_a_diverged_model_is_named_as_where_the_nan_came_from(ipython):
     assert "NLH902" in run.out
     assert "`model(x)` held NaN" in run.out
     assert "from finite inputs" not in run.out
+
+
+def test_a_cell_that_dies_in_a_loss_call_is_never_reported_as_without_problems(ipython):
+    run = ipython.run("""
+        %%losscheck
+        import torch, torch.nn as nn
+        criterion, model = nn.CrossEntropyLoss(), nn.Linear(6, 5)
+        x, y = torch.randn(8, 6), torch.randint(0, 5, (8,))
+        for inputs, labels in [(x, y), (x, y), (x, y + 1)]:  # the last batch has labels 1..5
+            loss = criterion(model(inputs), labels)
+    """)
+    assert isinstance(run.result.error_in_exec, IndexError)
+    assert "no problems found" not in run.out, run.out
+    assert ("nllhint losscheck: 3 loss calls at 1 site; stopped at a loss error (explained under the "
+            "traceback)") in " ".join(run.out.split())
+    assert run.out.index("stopped at a loss error") < run.out.index("IndexError: Target 5") < run.out.index("nllhint NLH101")
