@@ -325,6 +325,13 @@ print(loss)
                                            "post_pr.clamp_min(1e-8).log()"),
     "poisson-rates-from-linear-log-input-false": (CASES["poisson-rates-from-linear-log-input-false"][0],
                                                   "NLH902", "F.softplus(rate_head(feats))"),
+    "kd-teacher-log-probabilities-without-log-target": ("""
+student_logits = torch.randn(8, 10, requires_grad=True)
+teacher_logits = torch.randn(8, 10)
+T = 4.0
+kd_loss = F.kl_div(F.log_softmax(student_logits / T, dim=1),
+                   F.log_softmax(teacher_logits / T, dim=1), reduction='batchmean') * T * T
+""", "NLH811", "log_target=True"),
 }
 
 

@@ -52,8 +52,8 @@ def _is_log_probabilities(call: LossCall, name: str) -> str | None:
     if o.traced:
         return None
     if _log_probability_rows(call, name) is not None:
-        return (f"every value of {call.code(name)} is <= 0 and each row's exp sums to 1, so it looks "
-                f"like log-probabilities")
+        return (f"every value of {call.code(name)} is <= 0 and each row's exp sums to 1: these are "
+                f"log-probabilities (certain: read from the values, and probabilities are never negative)")
     return None
 
 
