@@ -6,15 +6,8 @@ rendered by nbconvert's JupyterLab template and photographed by headless Chromiu
 
 from __future__ import annotations
 
-import pathlib
-import subprocess
-import tempfile
+from screenshot import photograph  # docs/screenshot.py: this script's folder is first on sys.path
 
-import nbformat
-from nbclient import NotebookClient
-from nbconvert import HTMLExporter
-
-HERE = pathlib.Path(__file__).parent
 CELLS = [
     "%load_ext nllhint",
     "import torch, torch.nn as nn\n"
@@ -32,21 +25,7 @@ CELLS = [
 
 
 def main() -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
-    NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=120).execute()
-    html, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
-    with tempfile.TemporaryDirectory() as tmp:
-        page = pathlib.Path(tmp) / "notice.html"
-        page.write_text(html)
-        out = HERE / "notice-jupyterlab.png"
-        subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                        "--disable-sync", "--hide-scrollbars", f"--user-data-dir={tmp}/profile",
-                        "--window-size=1000,760", f"--screenshot={out}", page.as_uri()],
-                       check=True, capture_output=True, timeout=120)
-    print(f"wrote {out}")
+    print(f"wrote {photograph(CELLS, 'notice', 760)}")
 
 
 if __name__ == "__main__":

@@ -26,22 +26,28 @@ CELLS = [
 ]
 
 
-def main() -> None:
+def photograph(cells: list[str], name: str, height: int) -> pathlib.Path:
+    """Execute `cells` in a fresh kernel, render them with JupyterLab's template and save the page as
+    docs/<name>-jupyterlab.png, 1000 pixels wide and `height` tall (docs/notice_screenshot.py uses it too)."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
     NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=120).execute()
     html, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    out = HERE / f"{name}-jupyterlab.png"
     with tempfile.TemporaryDirectory() as tmp:
-        page = pathlib.Path(tmp) / "hint.html"
+        page = pathlib.Path(tmp) / f"{name}.html"
         page.write_text(html)
-        out = HERE / "hint-jupyterlab.png"
         subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                         "--no-first-run", "--disable-background-networking", "--disable-component-update",
                         "--disable-sync", "--hide-scrollbars", f"--user-data-dir={tmp}/profile",
-                        "--window-size=1000,980", f"--screenshot={out}", page.as_uri()],
+                        f"--window-size=1000,{height}", f"--screenshot={out}", page.as_uri()],
                        check=True, capture_output=True, timeout=120)
-    print(f"wrote {out}")
+    return out
+
+
+def main() -> None:
+    print(f"wrote {photograph(CELLS, 'hint', 980)}")
 
 
 if __name__ == "__main__":
