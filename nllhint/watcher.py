@@ -1086,14 +1086,20 @@ class _BackwardPatch:
 _BACKWARD = _BackwardPatch()
 
 
+def _user_frame(frame):
+    """The first of ``frame`` and its callers that is the user's (past torch's and nllhint's), or None."""
+    while frame is not None:
+        kind = _INTERNAL.get(id(frame.f_code)) or _classify(frame.f_code)
+        if kind is _USER:
+            return frame
+        frame = frame.f_back
+    return None
+
+
 def _on_backward(tensors, frame, key, n, logs) -> None:
     try:
         watch = _ACTIVE[-1]
-        while frame is not None:
-            kind = _INTERNAL.get(id(frame.f_code)) or _classify(frame.f_code)
-            if kind is _USER:
-                break
-            frame = frame.f_back
+        frame = _user_frame(frame)
         if frame is None:
             return
         if key != (id(frame.f_code), frame.f_lasti):  # called from torch or a library: count the user's line
@@ -1111,12 +1117,7 @@ def _backward_raised(exc: BaseException, wrapper_frame) -> None:
     """A backward() that raised under the watch: explained like a loss call's error (see _note_raised)."""
     try:
         watch = _ACTIVE[-1]
-        frame = wrapper_frame.f_back
-        while frame is not None:
-            kind = _INTERNAL.get(id(frame.f_code)) or _classify(frame.f_code)
-            if kind is _USER:
-                break
-            frame = frame.f_back
+        frame = _user_frame(wrapper_frame.f_back)
         if frame is None:
             return
         key = (id(frame.f_code), frame.f_lasti)
