@@ -397,18 +397,24 @@ def _failing_text(ctx) -> str:
     return linecache.getline(frame.f_code.co_filename, line)
 
 
-def _loss_node(grad_fn):
-    """The nearest class-index loss node from ``grad_fn`` (breadth-first, bounded)."""
-    queue, seen = [grad_fn], set()
+def _nearest(node, names):
+    """The nearest node whose type name is in ``names`` from ``node`` (breadth-first, at most
+    ``GRAPH_NODES`` nodes, node names only), or None."""
+    queue, seen = [node], set()
     while queue and len(seen) < GRAPH_NODES:
-        node = queue.pop(0)
-        if node is None or id(node) in seen:
+        current = queue.pop(0)
+        if current is None or id(current) in seen:
             continue
-        seen.add(id(node))
-        if type(node).__name__ in LOSS_NODES:
-            return node
-        queue.extend(fn for fn, _ in getattr(node, "next_functions", ()))
+        seen.add(id(current))
+        if type(current).__name__ in names:
+            return current
+        queue.extend(fn for fn, _ in getattr(current, "next_functions", ()))
     return None
+
+
+def _loss_node(grad_fn):
+    """The nearest class-index loss node from ``grad_fn``."""
+    return _nearest(grad_fn, LOSS_NODES)
 
 
 def _node_facts(node, tensor) -> dict:
@@ -442,17 +448,8 @@ def _node_facts(node, tensor) -> dict:
 
 
 def _below(node, name: str) -> bool:
-    """Is there a ``name`` node in the first ``GRAPH_NODES`` nodes under ``node`` (node names only)?"""
-    queue, seen = [node], set()
-    while queue and len(seen) < GRAPH_NODES:
-        current = queue.pop(0)
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if type(current).__name__ == name:
-            return True
-        queue.extend(fn for fn, _ in getattr(current, "next_functions", ()))
-    return False
+    """Is there a ``name`` node in the first ``GRAPH_NODES`` nodes under ``node``?"""
+    return _nearest(node, (name,)) is not None
 
 
 def _meta(shape, dtype, device) -> str:
