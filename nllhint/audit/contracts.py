@@ -744,8 +744,6 @@ def _drop_legacy(text: str, modern: str) -> str | None:
 
 # --- the value outside the loss's range ------------------------------------------------------------------
 
-_RANGE_LOSSES = ("nll_loss", "kl_div", "ctc_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-                 "cross_entropy", "multilabel_soft_margin_loss")
 _BROKEN = {  # loss -> what the negative value proves
     "nll_loss": "its input is not log-probabilities: some value of the picked class is above 0",
     "kl_div": ("its input is not log-probabilities or its target not a probability distribution over the "
