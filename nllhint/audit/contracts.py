@@ -31,6 +31,19 @@ def _shape(shape) -> str:
     return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
 
+def _sibling(callee: str, loss: str) -> str:
+    """``F.cross_entropy`` -> ``F.<loss>``: another loss from the same module path the user wrote."""
+    head = callee.rsplit(".", 1)
+    return (head[0] + "." if len(head) == 2 else "") + loss
+
+
+def _module_swap(call: LossCall, module: str, comment: str, fallback: str) -> str:
+    """The fix for a loss module used as ``criterion(...)``: bind the user's name to ``module`` instead;
+    when the callee is not a plain name, say what to use."""
+    callee = call.call.callee if call.call else ""
+    return f"{callee} = {module}   # {comment}" if callee.isidentifier() else f"use {module} {fallback}"
+
+
 def _redim(call: LossCall, name: str, producer: str, dim: int) -> str | None:
     """The user's line with the softmax/log_softmax in ``name``'s expression moved to ``dim``."""
     outer = unwrap(call.name(name), "log") if producer == "softmax" else None
@@ -267,9 +280,8 @@ def multi_hot_for_index_lists(call: LossCall) -> Hint | None:
     if call.functional and call.call is not None and call.call.callee.endswith("multilabel_margin_loss"):
         fix = call.fix(callee=call.call.callee.replace("multilabel_margin_loss", "multilabel_soft_margin_loss"))
     else:
-        callee = call.call.callee if call.call else ""
-        fix = (f"{callee} = nn.MultiLabelSoftMarginLoss()   # takes multi-hot rows as they are"
-               if callee.isidentifier() else "use nn.MultiLabelSoftMarginLoss() on the multi-hot rows")
+        fix = _module_swap(call, "nn.MultiLabelSoftMarginLoss()", "takes multi-hot rows as they are",
+                           "on the multi-hot rows")
     return Hint(
         title=f"{expr} holds multi-hot rows: {call.loss_label} wants class indices ended by -1",
         message=(f"Every value of {expr} is 0 or 1 and no row has a -1 (certain: read from the tensor), so "
@@ -372,13 +384,10 @@ def one_dim_class_input(call: LossCall) -> Hint | None:
         return None  # one one-hot sample: legitimate unbatched use
     expr, texpr = call.code("input"), call.code("target")
     if call.functional and call.call is not None and call.call.callee.endswith(CLASS_LOSSES):
-        callee = call.call.callee.rsplit(".", 1)
-        head = callee[0] + "." if len(callee) == 2 else ""
-        fix = call.fix(callee=head + "binary_cross_entropy_with_logits")
+        fix = call.fix(callee=_sibling(call.call.callee, "binary_cross_entropy_with_logits"))
     else:
-        callee = call.call.callee if call.call else ""
-        fix = (f"{callee} = nn.BCEWithLogitsLoss()   # one logit per sample, 0/1 labels"
-               if callee.isidentifier() else "use nn.BCEWithLogitsLoss() on one logit per sample")
+        fix = _module_swap(call, "nn.BCEWithLogitsLoss()", "one logit per sample, 0/1 labels",
+                           "on one logit per sample")
     return Hint(
         title=f"{expr} is 1-D {_shape(shape)}: {call.loss_label} reads it as one sample with {shape[0]} classes",
         message=(f"{expr} has one dim and {texpr} is a float tensor of the same shape (certain: from the "
@@ -413,14 +422,12 @@ def single_class(call: LossCall) -> Hint | None:
         return None  # class 0 / probability 1 for the one class: consistent, only degenerate
     expr = call.code("input")
     if call.functional and call.call is not None and call.call.callee.endswith(CLASS_LOSSES):
-        head = call.call.callee.rsplit(".", 1)
-        fix = call.fix(callee=(head[0] + "." if len(head) == 2 else "") + "binary_cross_entropy_with_logits",
+        fix = call.fix(callee=_sibling(call.call.callee, "binary_cross_entropy_with_logits"),
                        replacements={"target": call.with_method("target", ".float()")}
                        if not call.is_float("target") else None)
     else:
-        callee = call.call.callee if call.call else ""
-        fix = (f"{callee} = nn.BCEWithLogitsLoss()   # one logit per sample (MSELoss for a regression target)"
-               if callee.isidentifier() else "use nn.BCEWithLogitsLoss() (or nn.MSELoss() for regression)")
+        fix = _module_swap(call, "nn.BCEWithLogitsLoss()", "one logit per sample (MSELoss for a regression target)",
+                           "(or nn.MSELoss() for regression)")
     what = "always exactly 0"
     return Hint(
         title=f"{expr} has one class ({_shape(shape)}): {call.loss_label} is {what}",
