@@ -15,6 +15,7 @@ import re
 
 from ..contracts import CONTRACTS, SIGNS, effective_reduction, legacy_reduction, losses_where
 from ..probe import _num
+from ..source import _offset
 from .base import Example, Hint, LossCall, audit, method_on, unwrap
 from .formats import BINARY_LOSSES, CLASS_LOSSES
 from .provenance import normalisation
@@ -719,13 +720,7 @@ def _drop_legacy(text: str, modern: str) -> str | None:
         tree = ast.parse(text)
     except SyntaxError:
         return None
-    starts = [0]
-    for line in text.splitlines(keepends=True):
-        starts.append(starts[-1] + len(line))
-
-    def offset(line, col):
-        return starts[line - 1] + len(text.splitlines(keepends=True)[line - 1].encode()[:col].decode())
-
+    lines = text.splitlines(keepends=True)
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not any(kw.arg in _LEGACY_ARGS for kw in node.keywords):
             continue
@@ -733,7 +728,7 @@ def _drop_legacy(text: str, modern: str) -> str | None:
         for kw in node.keywords:
             if kw.arg not in _LEGACY_ARGS + ("reduction",):
                 continue
-            a, b = offset(kw.lineno, kw.col_offset), offset(kw.end_lineno, kw.end_col_offset)
+            a, b = _offset(lines, kw.lineno, kw.col_offset), _offset(lines, kw.end_lineno, kw.end_col_offset)
             if first and kw.arg != "reduction":
                 edits.append((a, b, f"reduction='{modern}'"))
                 first = False
