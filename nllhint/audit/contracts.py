@@ -17,19 +17,13 @@ from ..contracts import CONTRACTS, SIGNS, effective_reduction, legacy_reduction,
 from ..probe import _num
 from ..source import _offset
 from .base import Example, Hint, LossCall, audit, method_on, unwrap
+from .conventions import _cap
 from .formats import BINARY_LOSSES, CLASS_LOSSES
+from .numeric import _shape
 from .provenance import normalisation
 
 _HEAD = "import torch, torch.nn as nn, torch.nn.functional as F\n"
 _AXES = {0: "dim 0", 1: "dim 1", 2: "dim 2", 3: "dim 3"}
-
-
-def _cap(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def _shape(shape) -> str:
-    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
 
 def _sibling(callee: str, loss: str) -> str:
