@@ -17,10 +17,13 @@ import inspect
 import re
 from dataclasses import dataclass
 
-# functional name -> the loss it is; module class name -> functional name
-FUNCTIONS = frozenset({"cross_entropy", "nll_loss", "linear_cross_entropy", "multi_margin_loss", "one_hot"})
-MODULES = {"CrossEntropyLoss": "cross_entropy", "NLLLoss": "nll_loss", "NLLLoss2d": "nll_loss",
-           "MultiMarginLoss": "multi_margin_loss", "LinearCrossEntropyLoss": "linear_cross_entropy"}
+from .contracts import CONTRACTS, losses_where
+
+# the contract table's class-index losses (functional names) and F.one_hot; module class name -> functional
+# name (NLLLoss2d: torch's older name for NLLLoss)
+_CLASS_INDEX = losses_where(lambda c: c.functional and c.class_loss)
+FUNCTIONS = _CLASS_INDEX | {"one_hot"}
+MODULES = {CONTRACTS[name].module: name for name in sorted(_CLASS_INDEX)} | {"NLLLoss2d": "nll_loss"}
 HISTORY_CELLS = 5  # cells looked at before the failing one
 MAX_CHARS = 20_000  # a longer cell or function is not parsed (a first parse costs ~2 ms per 1000 chars)
 MAX_CALLS = 300  # calls kept per text
