@@ -144,7 +144,9 @@ def run_script(path: str, args: list[str], *, check: bool = False) -> int:
             try:
                 color = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
                 sys.stdout.flush()
-                print("\n" + report.render(color=color, width=100), file=sys.stderr, flush=True)
+                from .distributed import emit
+
+                emit("\n" + report.render(color=color, width=100), sys.stderr)
             except Exception as exc:  # the report must never cost the user their exit code
                 print(f"nllhint: could not print the loss report ({type(exc).__name__})", file=sys.stderr)
         uninstall()

@@ -315,9 +315,9 @@ def uninstall_script() -> None:
 
 def _show_on_stderr(notices) -> None:
     from . import notices as render
-    from .distributed import label, rank  # under torchrun: every line labelled [rankN]:
+    from .distributed import emit, label, rank  # under torchrun: every line labelled [rankN]:
 
     color = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
     sys.stdout.flush()
     for notice in notices:
-        print(label(render.text(notice, color=color, where=render.SCRIPT_REPORT), rank()), file=sys.stderr, flush=True)
+        emit(label(render.text(notice, color=color, where=render.SCRIPT_REPORT), rank()), sys.stderr)

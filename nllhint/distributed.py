@@ -55,6 +55,14 @@ def rank() -> int | None:
     return None
 
 
+def emit(text: str, file=None) -> None:
+    """Print a block in one write, newline included: ranks share one stdout/stderr pipe, and ``print``
+    writes the text and its newline separately, so another rank's block can land between the two."""
+    file = file if file is not None else sys.stdout
+    file.write(text + "\n")
+    file.flush()
+
+
 def label(text: str, rank_: int | None) -> str:
     """Prefix every line with ``[rankN]: `` as torch does for tracebacks (blank lines stay blank)."""
     if rank_ is None:

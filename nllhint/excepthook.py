@@ -41,14 +41,14 @@ def _hint(value, *, rich: bool, caller=None) -> None:
 
         findings = explain(value)
         if findings:
-            from .distributed import present  # torchrun: one full hint per mistake, labelled with its rank
+            from .distributed import emit, present  # torchrun: one full hint per mistake, labelled with its rank
 
             color = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
             if rich:
                 text = present(findings, lambda fs: panel_text(fs), caller)
             else:
                 text = present(findings, lambda fs: render(fs, color=color, width=100), caller)
-            print("\n" + text, file=sys.stderr)
+            emit("\n" + text, sys.stderr)
     except BaseException as exc:
         print(f"nllhint: could not build a hint ({type(exc).__name__})", file=sys.stderr)
 

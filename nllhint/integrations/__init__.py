@@ -49,7 +49,9 @@ class _Session:
             return
         self.report = watch.stop()
         if show and (self.report.findings or (clean and not self.quiet)):
-            print(self.report.render(brief=self.brief), file=self.file or sys.stdout, flush=True)
+            from ..distributed import emit
+
+            emit(self.report.render(brief=self.brief), self.file or sys.stdout)
 
 
 def _in_ipython() -> bool:
