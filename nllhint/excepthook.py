@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sys
 
+from .render import is_rich
+
 _previous = None
 _hinted: int | None = None  # id() of the exception last hinted (no reference kept)
 _watching_exit = False
@@ -20,7 +22,7 @@ def _hook(etype, value, tb):
 
     hide_wrapper_frames(tb)  # the loss wrappers of the watch: no extra frame in the traceback
     _previous(etype, value, tb)
-    _hint(value, rich=_is_rich(_previous), caller=_caller())
+    _hint(value, rich=is_rich(_previous), caller=_caller())
 
 
 def _caller():
@@ -61,11 +63,7 @@ def _after_a_foreign_hook() -> None:
     ipython = sys.modules.get("IPython")
     if ipython is not None and ipython.get_ipython() is not None:
         return  # IPython keeps sys.last_value for cell errors; its hints come from nllhint.shellhook
-    _hint(value, rich=_is_rich(sys.excepthook))
-
-
-def _is_rich(hook) -> bool:
-    return str(getattr(hook, "__module__", "") or "").startswith("rich.")
+    _hint(value, rich=is_rich(sys.excepthook))
 
 
 def install() -> None:

@@ -97,3 +97,9 @@ def _indented(text: str, indent: int = 2, style: str | None = None):
     from rich.text import Text
 
     return Padding(Text(text, style=style or ""), (0, 0, 0, indent))
+
+
+def is_rich(function) -> bool:
+    """Whether a traceback hook or renderer is rich's (``rich.traceback.install``): the hint then goes
+    under it as a panel."""
+    return str(getattr(function, "__module__", "") or "").startswith("rich.")

@@ -23,6 +23,8 @@ import os
 import shutil
 import sys
 
+from .render import is_rich
+
 KERNEL_WIDTH = 100
 
 
@@ -44,7 +46,7 @@ class HintHook:
 
         def _showtraceback(etype, evalue, stb):
             self._delivered = True
-            if _is_rich(previous_show):  # rich draws its own traceback from the exception, not from stb
+            if is_rich(previous_show):  # rich draws its own traceback from the exception, not from stb
                 result = previous_show(etype, evalue, stb)
                 self.print_panel(evalue)
                 return result
@@ -163,11 +165,6 @@ def failure_line(exc: BaseException) -> str:
     if len(detail) > 60:
         detail = detail[:57] + "..."
     return f"nllhint: could not build a hint ({type(exc).__name__}{': ' + detail if detail else ''})"
-
-
-def _is_rich(function) -> bool:
-    """Whether a traceback renderer is rich's (``rich.traceback.install`` in IPython)."""
-    return str(getattr(function, "__module__", "") or "").startswith("rich.")
 
 
 _HOOKS: dict[int, HintHook] = {}
