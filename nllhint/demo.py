@@ -99,6 +99,9 @@ def run_gallery(*, xmode: str = "Minimal", color: bool = False) -> int:
 
 def _run(shell, cell: str) -> str:
     """Run a cell as the user would see it, and return what it printed (also shown as it is printed)."""
+    import torch
+
+    torch.manual_seed(0)  # the examples draw random tensors: seeded as in docs/rules.md, so the tour is repeatable
     tee = _Tee(sys.stdout)
     with contextlib.redirect_stdout(tee), contextlib.redirect_stderr(tee):
         shell.run_cell(cell, store_history=True)
