@@ -655,7 +655,7 @@ def ranking_score_columns(ctx) -> Hint | None:
       examples=(Example(
           "import torch, torch.nn as nn\n"
           "scores = torch.randn(100)\n"
-          "labels = torch.randint(0, 2, (100,))\n"
+          "labels = torch.tensor([1] * 20 + [0] * 80)\n"
           "pos, neg = scores[labels == 1], scores[labels == 0]\n"
           "loss = nn.MarginRankingLoss(margin=0.5)(pos, neg, torch.ones_like(pos))",
           expect=("`pos`", "`neg`", "pos.unsqueeze(1), neg.unsqueeze(0)", "every pos against every neg")),))

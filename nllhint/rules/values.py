@@ -212,9 +212,9 @@ def bce_input_nan(ctx) -> Hint | None:
       families=("bce-input-range",),
       examples=(Example(
           "import torch, torch.nn as nn\n"
-          "model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 1), nn.Tanh())\n"
+          "model = nn.Sequential(nn.Linear(6, 1), nn.Tanh())\n"
           "criterion = nn.BCELoss()\n"
-          "x, y = torch.randn(64, 6), torch.randint(0, 2, (64, 1)).float()\n"
+          "x, y = torch.randn(128, 6), torch.randint(0, 2, (128, 1)).float()\n"
           "out = model(x)\n"
           "loss = criterion(out, y)",
           expect=("tanh", "nn.Sigmoid()", "(out + 1) / 2")),))
