@@ -45,7 +45,7 @@ class LossContext:
     message: str = ""
     exc_type: str = ""
     matches: list[MessageMatch] = field(default_factory=list)
-    via: str = "none"  # "loss", "init" (a loss module's constructor), "one_hot", "backward" or "none"
+    via: str = "none"  # "loss", "init" (a loss module's constructor), "one_hot", "backward", "attribute" or "none"
     loss: str | None = None  # functional name: "cross_entropy"
     module: str | None = None  # module class name when called through one: "CrossEntropyLoss"
     options: dict = field(default_factory=dict)
@@ -423,6 +423,11 @@ def from_exception(exc: BaseException) -> LossContext | None:
         ctx.via = "none"
         _read_cuda_failure(ctx, entries, in_torch)
         return ctx
+    attr_i = _find_loss_attribute(entries, torch_dir, exc)
+    if attr_i is not None:  # criterion.backward(): a tensor's method asked of the loss module
+        ctx.via = "attribute"
+        _read_loss_attribute(ctx, entries, attr_i, in_torch)
+        return ctx
     return None
 
 
@@ -482,6 +487,35 @@ def _find_loss_call(entries, torch_dir, exc) -> int | None:
     if not type(owner).__name__.endswith(("Loss", "WithLoss")) or "forward()" not in str(exc):
         return None
     return len(entries) - 1
+
+
+def _find_loss_attribute(entries, torch_dir, exc) -> int | None:
+    """The innermost entry when nn.Module.__getattr__ of a loss module refused an attribute (``.backward``)."""
+    if not isinstance(exc, AttributeError) or not entries:
+        return None
+    code = entries[-1].tb_frame.f_code
+    if code.co_filename != torch_dir + os.path.join("nn", "modules", "module.py") or code.co_name != "__getattr__":
+        return None
+    owner = entries[-1].tb_frame.f_locals.get("self")
+    return len(entries) - 1 if type(owner).__name__.endswith(("Loss", "WithLoss")) else None
+
+
+def _read_loss_attribute(ctx: LossContext, entries, attr_i: int, in_torch) -> None:
+    """The loss module and the user's ``criterion.backward()`` call; its receiver is ``ctx.aliases["module"]``."""
+    ctx.module = type(entries[attr_i].tb_frame.f_locals.get("self")).__name__
+    user_i = _user_index(entries, attr_i, in_torch)
+    if user_i is None:
+        return
+    tb = entries[user_i]
+    ctx._user_frame = tb.tb_frame
+    ctx.location = location_of(tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+    node, source = find_call(tb)
+    if node is None or not isinstance(node.func, ast.Attribute):
+        return
+    ctx.call = user_call(node, source, tb.tb_frame.f_code.co_filename, [])
+    receiver = ast.get_source_segment(source.text, node.func.value)
+    if ctx.call is not None and receiver:
+        ctx.aliases["module"] = receiver
 
 
 def _find_backward_entry(entries, torch_dir) -> int | None:

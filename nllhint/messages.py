@@ -145,6 +145,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         r"argument '(?P<arg>\w+)' \(position \d+\) must be (?P<expected>int|float|bool|str), not (?P<type>[\w.]+)",
     ),
     "tensor-bool": (r"(?:Boolean|bool) value of Tensor with more than one value is ambiguous",),
+    "module-attribute": (r"^'(?P<module>\w+)' object has no attribute '(?P<attr>\w+)'",),  # criterion.backward()
     "input-0d": (r"Expected (?:input tensor to have )?1 or more dimensions \(got (?P<dim>0)\)",),
     "distance-function": (
         r"'(?P<type>\w+)' object is not callable",

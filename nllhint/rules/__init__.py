@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import (backward, batch, ctc, cuda, device, dtype, fallbacks, margins, options, pairs, ranges,
+from . import (api, backward, batch, ctc, cuda, device, dtype, fallbacks, margins, options, pairs, ranges,
                regression, shapes, values, vocab)
 from .base import Example, Hint, Rule, rule
 
@@ -21,6 +21,7 @@ RULES: list[Rule] = [
     *backward.RULES,
     *ctc.RULES,
     *options.RULES,
+    *api.RULES,
     *fallbacks.RULES,  # last: say the contract when no variant rule matched
 ]
 

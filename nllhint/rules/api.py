@@ -1,0 +1,101 @@
+"""Rules for a loss module used where its result belongs: ``criterion.backward()`` instead of ``loss.backward()``.
+
+A loss module (``criterion = nn.CrossEntropyLoss()``) is a function object; calling it returns the loss value,
+a tensor, and the tensor has ``backward``/``item``/``mean``/``sum``. Asking the module for them raises
+``AttributeError`` from ``nn.Module.__getattr__``, far from any loss call: the user's own code names the
+tensor they meant (``loss = criterion(...)``), which is what the fix says.
+"""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+
+from .base import Example, Hint, rule
+
+TENSOR_METHODS = ("backward", "item", "mean", "sum")  # what a loss value is asked for right after the loss
+
+
+def _result_of(ctx, receiver: str) -> tuple[str | None, str | None]:
+    """``(variable, call)`` for the user's call of the loss module: ``("loss", "criterion(out, y)")``.
+
+    The last assignment ``name = receiver(...)`` at or before the failing line wins (a loop body); without one,
+    ``(None, text of a call of receiver)`` when the cell or function has one, so ``.backward()`` goes on it.
+    """
+    found = ctx.user_source()
+    if not found:
+        return None, None
+    text = textwrap.dedent(found[0])
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None, None
+    line = ctx.call.lineno - found[1] + 1
+    named, calls = [], []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and ast.get_source_segment(text, node.func) == receiver:
+            calls.append((node.lineno, ast.get_source_segment(text, node)))
+        if (isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Call)
+                and ast.get_source_segment(text, node.value.func) == receiver):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if len(targets) == 1 and isinstance(targets[0], (ast.Name, ast.Attribute)):
+                named.append((node.lineno, ast.get_source_segment(text, targets[0]),
+                              ast.get_source_segment(text, node.value)))
+    named.sort()
+    before = [n for n in named if n[0] <= line] or named
+    if before:
+        return before[-1][1], before[-1][2]
+    return None, (min(calls)[1] if calls else None)
+
+
+@rule("NLH595", "bad-option", "`.backward()` (or .item()) called on the loss module instead of the loss it returned",
+      families=("module-attribute",),
+      examples=(
+          Example(
+              "import torch, torch.nn as nn\n"
+              "model = nn.Linear(10, 3)\n"
+              "criterion = nn.CrossEntropyLoss()\n"
+              "inputs, labels = torch.randn(8, 10), torch.randint(0, 3, (8,))\n"
+              "loss = criterion(model(inputs), labels)\n"
+              "criterion.backward()",
+              expect=("`criterion` is the CrossEntropyLoss module", "loss.backward()")),
+          Example(
+              "import torch, torch.nn as nn\n"
+              "loss_fn = nn.MSELoss()\n"
+              "pred, target = torch.randn(4, 1, requires_grad=True), torch.randn(4, 1)\n"
+              "loss_fn(pred, target)\n"
+              "loss_fn.backward()",
+              expect=("loss_fn(pred, target).backward()",)),
+      ))
+def backward_on_loss_module(ctx) -> Hint | None:
+    """``criterion.backward()``: the module that computes the loss was asked for a method of the loss value.
+    The fix names the user's loss variable (``loss = criterion(...)`` in the same cell or function), else
+    calls the method on the module's call."""
+    m = ctx.family("module-attribute")
+    receiver = ctx.aliases.get("module")
+    if (m is None or ctx.via != "attribute" or ctx.call is None or not receiver or not ctx.module
+            or m.groups.get("module") != ctx.module):
+        return None
+    attr = m.groups.get("attr")
+    if attr not in TENSOR_METHODS or ctx.call.callee != f"{receiver}.{attr}":
+        return None
+    from ..contracts import by_module
+
+    variable, called = _result_of(ctx, receiver)
+    found = by_module(ctx.module)
+    args = ", ".join(found.forward) if found else "input, target"
+    value = variable or called or f"{receiver}({args})"
+    if variable:
+        said = f"`{variable} = {' '.join(called.split())}` holds it"
+    else:
+        said = f"`{value}` returns it"
+    return Hint(
+        title=f"`{receiver}` is the {ctx.module} module: .{attr}() belongs to the loss value it returns",
+        message=(f"Calling `{receiver}` on the tensors ({args}) computes the loss and returns it as a tensor; "
+                 f".{attr}() is a method of that tensor, not of the module: {said}."),
+        fix=ctx.fix(callee=f"{value}.{attr}") or f"{value}.{attr}()",
+        evidence=(),
+    )
+
+
+RULES = [backward_on_loss_module]

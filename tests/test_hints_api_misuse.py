@@ -1,0 +1,155 @@
+"""The loss module used where its result belongs (``criterion.backward()``), and the loss class used where an
+instance belongs (``criterion = nn.CrossEntropyLoss``), written the way forum posts and bug reports show them:
+a training loop, a trainer class holding ``self.criterion``, a running-loss counter. An attribute error on a
+module that is not a loss looks exactly as it does without the extension.
+"""
+
+import re
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _new_notebook(ipython):
+    ipython.fresh_namespace()
+    yield
+    ipython.fresh_namespace()
+
+
+SETUP = '''
+    import torch, torch.nn as nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    model = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 4))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    loader = DataLoader(TensorDataset(torch.randn(32, 20), torch.randint(0, 4, (32,))), batch_size=8)
+'''
+
+
+def hint_part(out: str) -> str:
+    return out[out.index("\nnllhint "):]
+
+
+def test_criterion_backward_in_a_training_loop_names_the_loss_variable(ipython):
+    ipython.run(SETUP)
+    run = ipython.run('''
+        criterion = nn.CrossEntropyLoss()
+        for epoch in range(2):
+            for inputs, labels in loader:
+                optimizer.zero_grad()
+                outputs = model(inputs)
+                loss = criterion(outputs, labels)
+                criterion.backward()
+                optimizer.step()
+    ''')
+    assert not run.success and "AttributeError: 'CrossEntropyLoss' object has no attribute 'backward'" in run.out
+    hint = hint_part(run.out)
+    assert "nllhint NLH595 [bad-option] `criterion` is the CrossEntropyLoss module" in hint
+    assert "`loss = criterion(outputs, labels)` holds it" in " ".join(hint.split())  # the prose is wrapped
+    assert "\n  fix\n    loss.backward()\n" in hint
+    assert re.search(r"at cell \[\d+\], line 7 · nllhint rules NLH595", hint)
+
+
+def test_self_criterion_backward_in_a_trainer_method(ipython):
+    ipython.run(SETUP)
+    ipython.run('''
+        class Trainer:
+            def __init__(self, model, optimizer):
+                self.model, self.optimizer = model, optimizer
+                self.criterion = nn.CrossEntropyLoss(label_smoothing=0.1)
+
+            def train_step(self, batch):
+                x, y = batch
+                self.optimizer.zero_grad()
+                batch_loss = self.criterion(self.model(x), y)
+                self.criterion.backward()
+                self.optimizer.step()
+                return batch_loss.item()
+    ''')
+    run = ipython.run('''
+        trainer = Trainer(model, optimizer)
+        for batch in loader:
+            trainer.train_step(batch)
+    ''')
+    assert not run.success
+    hint = hint_part(run.out)
+    assert "NLH595" in hint and "`self.criterion` is the CrossEntropyLoss module" in hint
+    assert "\n  fix\n    batch_loss.backward()\n" in hint
+
+
+def test_loss_fn_backward_without_a_loss_variable_calls_it_on_the_loss_call(ipython):
+    run = ipython.run('''
+        import torch, torch.nn as nn
+        loss_fn = nn.MSELoss()
+        w = torch.randn(3, 1, requires_grad=True)
+        x, y = torch.randn(16, 3), torch.randn(16, 1)
+        print("loss", loss_fn(x @ w, y).item())
+        loss_fn.backward()
+    ''')
+    assert not run.success and "'MSELoss' object has no attribute 'backward'" in run.out
+    assert "\n  fix\n    loss_fn(x @ w, y).backward()\n" in hint_part(run.out)
+
+
+def test_loss_fn_backward_with_no_call_in_sight_spells_the_call(ipython):
+    ipython.run('''
+        import torch, torch.nn as nn
+        loss_fn = nn.BCEWithLogitsLoss()
+    ''')
+    run = ipython.run("loss_fn.backward()")
+    assert not run.success
+    assert "\n  fix\n    loss_fn(input, target).backward()\n" in hint_part(run.out)
+
+
+def test_running_loss_from_the_module_item(ipython):
+    ipython.run(SETUP)
+    run = ipython.run('''
+        criterion = nn.CrossEntropyLoss()
+        running_loss = 0.0
+        for inputs, labels in loader:
+            optimizer.zero_grad()
+            loss = criterion(model(inputs), labels)
+            loss.backward()
+            optimizer.step()
+            running_loss += criterion.item()
+    ''')
+    assert not run.success and "'CrossEntropyLoss' object has no attribute 'item'" in run.out
+    hint = hint_part(run.out)
+    assert "NLH595" in hint and ".item() belongs to the loss value" in " ".join(hint.split())
+    assert "\n  fix\n    running_loss += loss.item()\n" in hint
+
+
+def _without_extension(ipython, setup: str, cell: str):
+    ipython.run(setup)
+    with_ext = ipython.run(cell)
+    ipython.shell.run_line_magic("unload_ext", "nllhint")
+    try:
+        ipython.run(setup)
+        without = ipython.run(cell)
+    finally:
+        ipython.shell.run_line_magic("load_ext", "nllhint")
+    return with_ext, without
+
+
+@pytest.mark.parametrize("cell", [
+    "model.backward()",                      # a model, not a loss
+    "model[0].item()",
+    "criterion.ignore_idx",                  # a loss module's attribute that is no tensor method: a typo
+    "criterion.backwards()",
+    "for x, y in loader:\n    net.backward()",  # a user's own module
+])
+def test_attribute_errors_that_are_not_this_mistake_look_as_without_the_extension(ipython, cell):
+    setup = SETUP + '''
+    criterion = nn.CrossEntropyLoss()
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(20, 4)
+        def forward(self, x):
+            return self.fc(x)
+    net = Net()
+    '''
+    with_ext, without = _without_extension(ipython, setup, cell)
+    assert not with_ext.success and "AttributeError" in with_ext.out
+    assert "nllhint" not in with_ext.out
+    numbered = re.compile(r"(Cell In\[|cell \[)\d+\]")
+    assert numbered.sub(r"\1N]", with_ext.out) == numbered.sub(r"\1N]", without.out)
