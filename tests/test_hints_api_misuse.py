@@ -153,3 +153,53 @@ def test_attribute_errors_that_are_not_this_mistake_look_as_without_the_extensio
     assert "nllhint" not in with_ext.out
     numbered = re.compile(r"(Cell In\[|cell \[)\d+\]")
     assert numbered.sub(r"\1N]", with_ext.out) == numbered.sub(r"\1N]", without.out)
+
+
+def test_loss_class_without_parentheses_is_fixed_where_it_was_assigned(ipython):
+    ipython.run(SETUP)
+    run = ipython.run('''
+        criterion = nn.CrossEntropyLoss
+        for inputs, labels in loader:
+            optimizer.zero_grad()
+            loss = criterion(model(inputs), labels)
+            loss.backward()
+    ''')
+    assert not run.success and "Boolean value of Tensor with more than one value is ambiguous" in run.out
+    hint = hint_part(run.out)
+    assert "NLH590" in hint and "(line 1) stores the class itself" in " ".join(hint.split())
+    assert "\n  fix\n    criterion = nn.CrossEntropyLoss()\n" in hint
+    assert re.search(r"at cell \[\d+\], line 4 · nllhint rules NLH590", hint)
+
+
+def test_loss_class_from_an_earlier_cell_is_built_inline(ipython):
+    ipython.run(SETUP + "    loss_fn = nn.MSELoss\n")
+    run = ipython.run('''
+        pred = model(torch.randn(8, 20))
+        loss = loss_fn(pred, torch.randn(8, 4))
+    ''')
+    assert not run.success
+    hint = hint_part(run.out)
+    assert "NLH590" in hint and "`loss_fn` is the class nn.MSELoss itself" in " ".join(hint.split())
+    assert "\n  fix\n    loss = nn.MSELoss()(pred, torch.randn(8, 4))\n" in hint
+
+
+def test_loss_class_kept_on_self_is_built_inline_in_the_method(ipython):
+    ipython.run(SETUP)
+    run = ipython.run('''
+        class Classifier(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.net = model
+                self.criterion = nn.CrossEntropyLoss
+
+            def training_step(self, x, y):
+                return self.criterion(self.net(x), y)
+
+        clf = Classifier()
+        for x, y in loader:
+            clf.training_step(x, y)
+    ''')
+    assert not run.success
+    hint = hint_part(run.out)
+    assert "NLH590" in hint and "`self.criterion` is the class nn.CrossEntropyLoss itself" in " ".join(hint.split())
+    assert "\n  fix\n    return nn.CrossEntropyLoss()(self.net(x), y)\n" in hint

@@ -9,6 +9,7 @@ tensor they meant (``loss = criterion(...)``), which is what the fix says.
 from __future__ import annotations
 
 import ast
+import re
 import textwrap
 
 from .base import Example, Hint, rule
@@ -96,6 +97,46 @@ def backward_on_loss_module(ctx) -> Hint | None:
         fix=ctx.fix(callee=f"{value}.{attr}") or f"{value}.{attr}()",
         evidence=(),
     )
+
+
+def class_not_instance(ctx) -> tuple[str | None, str] | None:
+    """``criterion = nn.CrossEntropyLoss`` (no parentheses) then ``criterion(out, y)``: the call went to the
+    class's constructor. ``(fix, sentence)``: the assignment with ``()`` when the cell or function shows it,
+    else the user's line with the loss built inline; None when the callee is not a name bound to the class."""
+    callee = ctx.call.callee if ctx.call else ""
+    if not ctx.module or not re.fullmatch(r"[A-Za-z_][\w.]*", callee) or callee.split(".")[-1] == ctx.module:
+        return None
+    value = ctx.lookup(callee) if "." not in callee else None
+    if "." not in callee and not (isinstance(value, type) and value.__name__ == ctx.module):
+        return None
+    assigned, line = _assignment(ctx, callee)
+    if assigned and assigned.split(".")[-1] == ctx.module:
+        return (f"{callee} = {assigned}()",
+                f"`{callee} = {assigned}` (line {line}) stores the class itself, not a loss built from it: "
+                "add the parentheses there.")
+    return (ctx.fix(callee=f"nn.{ctx.module}()"),
+            f"`{callee}` is the class nn.{ctx.module} itself, not a loss built from it.")
+
+
+def _assignment(ctx, name: str) -> tuple[str | None, int]:
+    """The expression last assigned to ``name`` in the user's cell or function when it is a plain (dotted)
+    name such as ``nn.CrossEntropyLoss``, and its line: parsed, never run."""
+    found = ctx.user_source()
+    if not found:
+        return None, 0
+    text = textwrap.dedent(found[0])
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None, 0
+    values = [node.value for node in ast.walk(tree)
+              if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, (ast.Name, ast.Attribute))
+              and any(ast.get_source_segment(text, t) == name
+                      for t in (node.targets if isinstance(node, ast.Assign) else [node.target]))]
+    if not values:
+        return None, 0
+    last = max(values, key=lambda v: v.lineno)
+    return ast.get_source_segment(text, last), found[1] + last.lineno - 1
 
 
 RULES = [backward_on_loss_module]

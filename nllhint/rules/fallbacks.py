@@ -7,6 +7,7 @@ they give a fix only when the shapes leave no doubt.
 
 from __future__ import annotations
 
+from .api import class_not_instance
 from .base import Example, Hint, rule
 from .options import option_fix, option_text
 from .roles import pick_fix, shape_text
@@ -284,7 +285,15 @@ def complex_kl(ctx) -> Hint | None:
           "import torch, torch.nn as nn\n"
           "outputs, labels = torch.randn(8, 5), torch.randint(0, 5, (8,))\n"
           "loss = nn.CrossEntropyLoss(outputs, labels)",
-          expect=("loss = nn.CrossEntropyLoss()(outputs, labels)",)),))
+          expect=("loss = nn.CrossEntropyLoss()(outputs, labels)",)),
+          Example(
+              "import torch, torch.nn as nn\n"
+              "model = nn.Linear(10, 3)\n"
+              "criterion = nn.CrossEntropyLoss\n"
+              "x, y = torch.randn(4, 10), torch.randint(0, 3, (4,))\n"
+              "loss = criterion(model(x), y)",
+              expect=("criterion = nn.CrossEntropyLoss()", "(line 3)")),
+      ))
 def tensors_to_constructor(ctx) -> Hint | None:
     """``nn.CrossEntropyLoss(outputs, labels)`` builds a loss with outputs as its class weight and labels as
     ``size_average``: the module must be built first, then called on the tensors."""
@@ -301,12 +310,13 @@ def tensors_to_constructor(ctx) -> Hint | None:
     names = ", ".join(f"`{g}`" for g in given)
     options = ", ".join(found.options[:3]) + ", ..." if found and found.options else "reduction, ..."
     fix = ctx.fix(callee=f"{ctx.call.callee}()") if ctx.call.callee.endswith(ctx.module) else None
+    fix, bound = class_not_instance(ctx) or (fix, "")  # criterion = nn.CrossEntropyLoss, without ()
     args = ", ".join(found.forward) if found else "input, target"
     return Hint(
         title=f"{names} went to {ctx.module}'s constructor: build the loss first, then call it on them",
         message=(f"nn.{ctx.module}(...) creates the loss and takes its options ({options}); the "
                  f"tensors go to the call of the created loss, ({args}). Here {ctx.code(misplaced[0])} was taken "
-                 f"as the option {misplaced[0]}."),
+                 f"as the option {misplaced[0]}." + (f" {bound}" if bound else "")),
         fix=fix,
         evidence=(),
     )
