@@ -1,10 +1,19 @@
+"""``pytest -p nllhint`` run in a project of its own: a pytest.ini there makes it the rootdir, so no
+pytest.ini, pyproject.toml or conftest.py that something else left in a parent folder (/tmp) is read."""
+
 import subprocess
 import sys
 import textwrap
 
 
+def project(tmp_path, test_file: str):
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_model.py").write_text(test_file)
+    return tmp_path
+
+
 def test_pytest_plugin_adds_the_hint_to_a_failing_test(tmp_path):
-    (tmp_path / "test_model.py").write_text(textwrap.dedent("""
+    project(tmp_path, textwrap.dedent("""
         import torch, torch.nn as nn
 
         def test_training_step():
@@ -24,7 +33,7 @@ def test_pytest_plugin_adds_the_hint_to_a_failing_test(tmp_path):
 
 
 def test_without_the_plugin_pytest_output_has_no_hint(tmp_path):
-    (tmp_path / "test_model.py").write_text(
+    project(tmp_path,
         "import torch, torch.nn as nn\n"
         "def test_step():\n"
         "    nn.CrossEntropyLoss()(torch.randn(4, 3), torch.tensor([1, 2, 3, 1]))\n")

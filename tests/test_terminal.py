@@ -35,33 +35,38 @@ def _env(**extra) -> dict:
     return env
 
 
-def run_in_pty(args: list[str], columns: int = 100, timeout: float = 90, **env) -> str:
-    """Run ``args`` with a real terminal of the given width as stdin/stdout/stderr; return what it showed."""
+def run_in_pty(args: list[str], columns: int = 100, timeout: float = 300, **env) -> str:
+    """Run ``args`` with a real terminal of the given width as stdin/stdout/stderr; return what it showed.
+
+    Reading stops when the terminal is closed, or when nothing is pending after the process was seen to
+    have exited; never at the moment it exits, when what it wrote last may still be in the terminal."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
     proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=_env(TERM="xterm-256color", **env),
                             close_fds=True, cwd=Path(__file__).parent)
     os.close(slave)
-    chunks, deadline = [], time.time() + timeout
-    while time.time() < deadline:
+    chunks, deadline, exited = [], time.monotonic() + timeout, False
+    while time.monotonic() < deadline:
         ready, _, _ = select.select([master], [], [], 0.5)
         if ready:
             try:
                 data = os.read(master, 65536)
-            except OSError:
+            except OSError:  # EIO: every end of the terminal is closed and all it held was read
                 break
             if not data:
                 break
             chunks.append(data)
-        elif proc.poll() is not None:
+        elif exited:  # exited, and nothing more came in the half second after: all that it wrote was read
             break
-    proc.wait(timeout=10)
+        else:
+            exited = proc.poll() is not None
+    proc.wait(timeout=60)
     os.close(master)
     return b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
 
 
 def run_piped(args: list[str], **env) -> str:
-    proc = subprocess.run(args, capture_output=True, text=True, env=_env(**env), timeout=90,
+    proc = subprocess.run(args, capture_output=True, text=True, env=_env(**env), timeout=300,
                           cwd=Path(__file__).parent)
     return proc.stdout + proc.stderr
 
