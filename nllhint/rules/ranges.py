@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+import textwrap
 
 from ..context import CLASS_INDEX_LOSSES
 from ..probe import _num
@@ -250,6 +251,107 @@ def _classes_setting(ctx) -> str | None:
     return m.group(1) if m else None
 
 
+CLASS_KEYWORDS = ("num_labels", "num_classes", "n_classes", "nb_classes", "n_labels", "num_outputs")
+
+
+def _class_count_sources(ctx) -> list[tuple[str, int, str]]:
+    """``(text, first line, where)`` of the user's code that may build the model: the function or cell that
+    called the loss, the whole cell or file it is in, then IPython's earlier cells (newest first, a few)."""
+    found = ctx.user_source()
+    texts = [(found[0], found[1], "")] if found else []
+    frame = ctx._user_frame
+    if frame is not None:
+        import linecache
+
+        whole = "".join(linecache.getlines(frame.f_code.co_filename))
+        if whole and (not found or whole != found[0]):
+            texts.append((whole, 1, ""))
+    history = ctx.lookup("In")
+    if type(history) is list:
+        for number in range(len(history) - 1, max(len(history) - 30, 0), -1):
+            cell = history[number]
+            if type(cell) is str and len(cell) < 100_000 and cell not in {t for t, _, _ in texts}:
+                texts.append((cell, 1, f"cell [{number}], "))
+    return texts
+
+
+def _class_count_fix(ctx, classes: int, needed: int) -> tuple[str, str] | None:
+    """``(keyword, fixed statement)`` when the user's code sets the class count with a keyword that is C:
+    ``from_pretrained(name, num_labels=2)`` becomes ``num_labels=5``; ``num_labels=NUM_LABELS`` fixes the line
+    ``NUM_LABELS = 2``. Parsed, never run; the statement is the user's own, with only the number changed."""
+    from ..source import _offset
+
+    for text, first, where in _class_count_sources(ctx):
+        text = textwrap.dedent(text)
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        lines = text.splitlines(keepends=True)
+        hits = []
+        for stmt in ast.walk(tree):
+            if not (isinstance(stmt, (ast.Assign, ast.AnnAssign)) and _builds_the_model(ctx, stmt)):
+                continue
+            for node in ast.walk(stmt):
+                if not isinstance(node, ast.Call):
+                    continue
+                for kw in node.keywords:
+                    if kw.arg not in CLASS_KEYWORDS:
+                        continue
+                    value = kw.value
+                    if isinstance(value, ast.Name) and ctx.lookup(value.id) == classes:  # num_labels=NUM_LABELS
+                        setting = _assigned_number(tree, value.id, classes)
+                        if setting is not None:
+                            stmt, value = setting
+                    elif not (isinstance(value, ast.Constant) and type(value.value) is int and value.value == classes):
+                        continue
+                    hits.append((stmt, value, kw.arg))
+        if not hits:
+            continue
+        stmt, value, keyword = max(hits, key=lambda h: h[0].lineno)  # the latest build wins
+        start = _offset(lines, stmt.lineno, stmt.col_offset)
+        edit = (_offset(lines, value.lineno, value.col_offset) - start,
+                _offset(lines, value.end_lineno, value.end_col_offset) - start)
+        statement = text[start:_offset(lines, stmt.end_lineno, stmt.end_col_offset)]
+        fixed = statement[:edit[0]] + str(needed) + statement[edit[1]:]
+        line = first + stmt.lineno - 1
+        return keyword, f"# {where}line {line}:\n{fixed}"
+    return None
+
+
+def _builds_the_model(ctx, stmt) -> bool:
+    """``model = ...`` / ``config = ...`` where the name now holds the model whose parameters produced the
+    scores (or any model when there is no graph), or a config object (``BertConfig``): a ``num_classes=``
+    given to ``F.one_hot`` or to a metric is not the model's class count."""
+    import torch
+
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+    if len(targets) != 1 or not isinstance(targets[0], ast.Name):
+        return False
+    value = ctx.lookup(targets[0].id)
+    if type(value).__name__.endswith("Config"):
+        return True
+    if not issubclass(type(value), torch.nn.Module):
+        return False
+    if not ctx._input_params:
+        return True
+    try:
+        return any(id(p) in ctx._input_params for p in value.parameters())
+    except Exception:
+        return False
+
+
+def _assigned_number(tree, name: str, classes: int):
+    """``(statement, number node)`` of ``NAME = C`` in the parsed code, the last one."""
+    found = None
+    for stmt in ast.walk(tree):
+        if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+                and stmt.targets[0].id == name and isinstance(stmt.value, ast.Constant)
+                and stmt.value.value == classes and type(stmt.value.value) is int):
+            found = (stmt, stmt.value)
+    return found
+
+
 @rule("NLH103", "target-range", "the model's last layer has fewer outputs than there are classes",
       families=FAMILIES,
       examples=(Example(
@@ -258,9 +360,24 @@ def _classes_setting(ctx) -> str | None:
           "x = torch.randn(32, 20)\n"
           "y = torch.arange(32) % 12\n"
           "loss = nn.CrossEntropyLoss()(model(x), y)",
-          expect=("out_features", "12")),))
+          expect=("out_features", "12")),
+          Example(
+              "import torch, torch.nn as nn\n"
+              "class TextClassifier(nn.Module):\n"
+              "    def __init__(self, num_labels):\n"
+              "        super().__init__()\n"
+              "        self.head = nn.Linear(16, num_labels)\n"
+              "    def forward(self, features):\n"
+              "        return self.head(features)\n"
+              "model = TextClassifier(num_labels=3)\n"
+              "labels = torch.tensor([0, 1, 2, 3, 4, 2])\n"
+              "loss = nn.CrossEntropyLoss()(model(torch.randn(6, 16)), labels)",
+              expect=("model = TextClassifier(num_labels=5)", "num_labels=3")),
+      ))
 def too_few_outputs(ctx) -> Hint | None:
-    """Labels span 0..K-1 with K > C: the output layer was built for fewer classes than the data has."""
+    """Labels span 0..K-1 with K > C: the output layer was built for fewer classes than the data has. When the
+    user's code sets C with a keyword (``from_pretrained(..., num_labels=2)``, ``BertConfig(num_labels=2)``),
+    the fix is that line with the count the labels need."""
     found = _range(ctx)
     if not found:
         return None
@@ -270,6 +387,16 @@ def too_few_outputs(ctx) -> Hint | None:
     needed = hi + 1
     layers = ctx.output_layers(classes)
     where = f" ({layers[0]} has out_features={classes})" if layers else ""
+    keyword = _class_count_fix(ctx, classes, needed)  # from_pretrained(..., num_labels=2)
+    if keyword:
+        return Hint(
+            title=f"the model predicts {classes} classes ({keyword[0]}={classes}), but {ctx.code('target')} has "
+                  f"labels up to {hi}",
+            message=(f"{ctx.code('input')} has {classes} columns, one per class{where}, while the labels "
+                     f"run {lo}..{hi}: the data has at least {needed} classes. The model's class count comes "
+                     f"from {keyword[0]}={classes} in your code: set it to {needed} (the largest label + 1)."),
+            fix=keyword[1],
+        )
     setting = _classes_setting(ctx)
     return Hint(
         title=f"the model predicts {classes} classes, but {ctx.code('target')} has labels up to {hi}",

@@ -1,0 +1,157 @@
+"""Labels above the model's ``num_labels``, the way Hugging Face notebooks meet it: a classifier built with
+``from_pretrained(..., num_labels=2)`` (or from a config) on data with five classes raises ``Target 4 is out of
+bounds`` inside the model's forward. The fix is the user's own ``num_labels=`` line with the class count the
+labels need, not a new last layer. The library is an installed-style package (a ``site-packages`` folder on
+``sys.path``) built like transformers' models, so this runs without transformers.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import textwrap
+
+import pytest
+
+LIBRARY = '''
+import torch
+import torch.nn as nn
+
+
+class TinyConfig:
+    def __init__(self, hidden_size=8, num_labels=2, **kwargs):
+        self.hidden_size, self.num_labels = hidden_size, num_labels
+
+
+class TinyForSequenceClassification(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.num_labels = config.num_labels
+        self.embed = nn.Embedding(100, config.hidden_size)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+
+    def forward(self, input_ids=None, labels=None, **kwargs):
+        logits = self.classifier(self.embed(input_ids).mean(dim=1))
+        loss = None
+        if labels is not None:
+            loss_fct = nn.CrossEntropyLoss()
+            loss = loss_fct(logits.view(-1, self.num_labels), labels.view(-1))
+        return {"loss": loss, "logits": logits}
+
+
+class AutoModelForSequenceClassification:
+    @classmethod
+    def from_pretrained(cls, name, num_labels=2, **kwargs):
+        return TinyForSequenceClassification(TinyConfig(num_labels=num_labels))
+'''
+
+
+@pytest.fixture
+def tinyhf(tmp_path, monkeypatch, ipython):
+    folder = tmp_path / "venv" / "lib" / "site-packages"
+    folder.mkdir(parents=True)
+    (folder / "nllhint_tinyhf.py").write_text(textwrap.dedent(LIBRARY))
+    monkeypatch.syspath_prepend(str(folder))
+    ipython.fresh_namespace()
+    yield
+    ipython.fresh_namespace()
+    sys.modules.pop("nllhint_tinyhf", None)
+
+
+BATCH = """
+    import torch
+    from nllhint_tinyhf import AutoModelForSequenceClassification, TinyConfig, TinyForSequenceClassification
+    input_ids = torch.randint(0, 100, (8, 12))
+    labels = torch.tensor([0, 3, 1, 4, 2, 0, 1, 2])    # five sentiment classes, 0..4
+"""
+
+
+def hint_part(out: str) -> str:
+    return out[out.index("\nnllhint "):]
+
+
+def test_num_labels_in_the_same_cell_is_the_fix(ipython, tinyhf):
+    ipython.run(BATCH)
+    run = ipython.run("""
+        model = AutoModelForSequenceClassification.from_pretrained("distilbert-base-uncased", num_labels=2)
+        outputs = model(input_ids=input_ids, labels=labels)
+    """)
+    assert "IndexError: Target" in run.out and "is out of bounds." in run.out
+    assert "nllhint_tinyhf.py" in run.out  # the traceback is unchanged
+    hint = hint_part(run.out)
+    assert "nllhint NLH103 [target-range] the model predicts 2 classes (num_labels=2), but `labels`" in hint
+    assert "set it to 5 (the largest label + 1)" in " ".join(hint.split())
+    assert ('fix # line 1: model = AutoModelForSequenceClassification.from_pretrained("distilbert-base-uncased", '
+            'num_labels=5) at cell') in " ".join(hint.split())  # a long fix line wraps at the console width
+    assert re.search(r"at cell \[\d+\], line 2 · nllhint rules NLH103", hint)
+    assert "nn.Linear" not in hint and "nllhint_tinyhf" not in hint
+
+
+def test_num_labels_in_an_earlier_cell_is_named_by_its_cell(ipython, tinyhf):
+    ipython.run(BATCH)
+    built = ipython.run('model = AutoModelForSequenceClassification.from_pretrained("bert-base-cased", num_labels=2)')
+    number = built.result.execution_count
+    run = ipython.run("""
+        model.train()
+        for step in range(3):
+            outputs = model(input_ids=input_ids, labels=labels)
+            outputs["loss"].backward()
+    """)
+    hint = hint_part(run.out)
+    assert "NLH103" in hint
+    assert (f"\n  fix\n    # cell [{number}], line 1:\n"
+            '    model = AutoModelForSequenceClassification.from_pretrained("bert-base-cased", num_labels=5)\n') in hint
+
+
+def test_num_labels_given_to_a_config(ipython, tinyhf):
+    ipython.run(BATCH)
+    run = ipython.run("""
+        config = TinyConfig(hidden_size=8, num_labels=2)
+        model = TinyForSequenceClassification(config)
+        loss = model(input_ids, labels=labels)["loss"]
+    """)
+    assert "\n  fix\n    # line 1:\n    config = TinyConfig(hidden_size=8, num_labels=5)\n" in hint_part(run.out)
+
+
+def test_num_labels_from_a_constant_fixes_the_constant(ipython, tinyhf):
+    ipython.run(BATCH)
+    run = ipython.run("""
+        NUM_LABELS = 2
+        model = AutoModelForSequenceClassification.from_pretrained("roberta-base", num_labels=NUM_LABELS)
+        outputs = model(input_ids=input_ids, labels=labels)
+    """)
+    assert "\n  fix\n    # line 1:\n    NUM_LABELS = 5\n" in hint_part(run.out)
+
+
+def test_custom_compute_loss_in_the_cell_that_built_the_model(ipython, tinyhf):
+    ipython.run(BATCH)
+    run = ipython.run("""
+        import torch.nn.functional as F
+
+        model = AutoModelForSequenceClassification.from_pretrained("distilbert-base-uncased", num_labels=2)
+
+        def compute_loss(model, inputs):
+            labels = inputs.pop("labels")
+            outputs = model(**inputs)
+            return F.cross_entropy(outputs["logits"], labels)
+
+        loss = compute_loss(model, {"input_ids": input_ids, "labels": labels})
+    """)
+    hint = hint_part(run.out)
+    assert "NLH103" in hint and "(num_labels=2)" in hint
+    assert ('fix # line 3: model = AutoModelForSequenceClassification.from_pretrained("distilbert-base-uncased", '
+            'num_labels=5) at cell') in " ".join(hint.split())  # a long fix line wraps at the console width
+
+
+def test_without_a_class_count_in_sight_the_advice_is_the_last_layer(ipython, tinyhf):
+    ipython.run("""
+        import torch, torch.nn as nn, torch.nn.functional as F
+        model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 10))
+        x, y = torch.randn(32, 20), torch.arange(32) % 12
+        targets_onehot = F.one_hot(y % 10, num_classes=10)    # a num_classes= that is not the model's
+    """)
+    run = ipython.run("loss = nn.CrossEntropyLoss()(model(x), y)")
+    hint = hint_part(run.out)
+    assert "NLH103" in hint and "num_classes=10" not in hint
+    assert "\n  fix\n    model[2] = nn.Linear(model[2].in_features, 12)\n" in hint
