@@ -51,8 +51,8 @@ def test_logits_into_functional_bce(ipython):
 def test_logits_into_inline_bce_module(ipython):
     run = ipython.run("""
         import torch, torch.nn as nn
-        scores = nn.Linear(3, 1)(torch.randn(5, 3)) * 10
-        y = torch.tensor([[1.], [0.], [1.], [1.], [0.]])
+        scores = nn.Linear(8, 1)(torch.randn(64, 8)) * 10
+        y = torch.randint(0, 2, (64, 1)).float()
         loss = nn.BCELoss()(scores, y)
     """)
     assert "NLH501" in run.out
