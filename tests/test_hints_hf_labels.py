@@ -155,3 +155,30 @@ def test_without_a_class_count_in_sight_the_advice_is_the_last_layer(ipython, ti
     hint = hint_part(run.out)
     assert "NLH103" in hint and "num_classes=10" not in hint
     assert "\n  fix\n    model[2] = nn.Linear(model[2].in_features, 12)\n" in hint
+
+
+ASSERT_MESSAGE = ("CUDA error: device-side assert triggered\nCUDA kernel errors might be asynchronously reported at "
+                  "some other API call, so the stacktrace below might be incorrect.")
+
+
+def test_on_cuda_the_assert_names_the_num_labels_line_without_reading_labels(ipython, tinyhf):
+    """On a GPU the label check is a device-side assert, reported at the next call that waits for the GPU;
+    here ``meta`` tensors stand in for CUDA ones (no values) and the cell raises what ``.item()`` raises."""
+    ipython.run("""
+        import torch
+        from nllhint_tinyhf import AutoModelForSequenceClassification
+        model = AutoModelForSequenceClassification.from_pretrained("bert-base-cased", num_labels=2).to("meta")
+    """)
+    ipython.shell.user_ns["ASSERT_MESSAGE"] = ASSERT_MESSAGE
+    run = ipython.run("""
+        input_ids = torch.randint(0, 100, (8, 12), device="meta")
+        labels = torch.randint(0, 5, (8,), device="meta")
+        outputs = model(input_ids=input_ids, labels=labels)
+        loss = outputs["loss"]
+        raise torch.AcceleratorError(ASSERT_MESSAGE)   # loss.item() on CUDA
+    """)
+    flat = " ".join(hint_part(run.out).split())
+    assert "NLH106" in flat and "outside 0..1 (C = 2)" in flat
+    assert "The model's 2 classes come from num_labels=2 in `model = AutoModelForSequenceClassification" in flat
+    assert re.search(r"\(cell \[\d+\], line 3\): if the labels go beyond 1, set num_labels there", flat)
+    assert re.search(r"# cell \[\d+\], line 3: num_labels=<number of classes>, not 2", flat)

@@ -567,6 +567,8 @@ def _hint(ctx, s: Suspect) -> Hint:
     if form is not None:
         parts.append(f"A {form} error after a loss is how such an assert shows once later GPU work runs.")
     variant = _variant(s, lookup) if not one_hot else None
+    if variant is None and not one_hot and C:
+        variant = _class_count_keyword(ctx, C)
     if variant:
         parts.append(variant[0])
     if s.embedding:
@@ -595,6 +597,20 @@ def _hint(ctx, s: Suspect) -> Hint:
     width = min(max((len(n) for n, _ in rows), default=0), 24)
     evidence = tuple(f"{n[:40]:<{width}}  {text}" for n, text in rows)
     return Hint(title=title, message=" ".join(parts), fix="\n".join(fix), evidence=evidence)
+
+
+def _class_count_keyword(ctx, classes: int) -> tuple[str, str] | None:
+    """The user's ``from_pretrained(..., num_labels=C)`` (or config) that fixed C: the labels cannot be read
+    after the assert, so it is named as the place to raise, not rewritten with a number."""
+    from .ranges import class_count_setting
+
+    found = class_count_setting(ctx, classes, "K")
+    if found is None:
+        return None
+    keyword, where, statement, _ = found
+    return (f"The model's {classes} classes come from {keyword}={classes} in `{_one_line(statement)}` ({where}): "
+            f"if the labels go beyond {classes - 1}, set {keyword} there to the number of classes (the largest "
+            "label + 1).", f"# {where}: {keyword}=<number of classes>, not {classes}")
 
 
 def _value_root(expr: str | None) -> str | None:

@@ -275,10 +275,11 @@ def _class_count_sources(ctx) -> list[tuple[str, int, str]]:
     return texts
 
 
-def _class_count_fix(ctx, classes: int, needed: int) -> tuple[str, str] | None:
-    """``(keyword, fixed statement)`` when the user's code sets the class count with a keyword that is C:
-    ``from_pretrained(name, num_labels=2)`` becomes ``num_labels=5``; ``num_labels=NUM_LABELS`` fixes the line
-    ``NUM_LABELS = 2``. Parsed, never run; the statement is the user's own, with only the number changed."""
+def class_count_setting(ctx, classes: int, needed: int | str) -> tuple[str, str, str, str] | None:
+    """``(keyword, where, statement, fixed statement)`` when the user's code sets the class count with a keyword
+    that is C: ``from_pretrained(name, num_labels=2)`` becomes ``num_labels=5`` (``needed``), where is ``line 1``
+    or ``cell [3], line 1``; ``num_labels=NUM_LABELS`` fixes the line ``NUM_LABELS = 2``. Parsed, never run;
+    the statement is the user's own, with only the number changed."""
     from ..source import _offset
 
     for text, first, where in _class_count_sources(ctx):
@@ -315,7 +316,7 @@ def _class_count_fix(ctx, classes: int, needed: int) -> tuple[str, str] | None:
         statement = text[start:_offset(lines, stmt.end_lineno, stmt.end_col_offset)]
         fixed = statement[:edit[0]] + str(needed) + statement[edit[1]:]
         line = first + stmt.lineno - 1
-        return keyword, f"# {where}line {line}:\n{fixed}"
+        return keyword, f"{where}line {line}", statement, fixed
     return None
 
 
@@ -387,7 +388,7 @@ def too_few_outputs(ctx) -> Hint | None:
     needed = hi + 1
     layers = ctx.output_layers(classes)
     where = f" ({layers[0]} has out_features={classes})" if layers else ""
-    keyword = _class_count_fix(ctx, classes, needed)  # from_pretrained(..., num_labels=2)
+    keyword = class_count_setting(ctx, classes, needed)  # from_pretrained(..., num_labels=2)
     if keyword:
         return Hint(
             title=f"the model predicts {classes} classes ({keyword[0]}={classes}), but {ctx.code('target')} has "
@@ -395,7 +396,7 @@ def too_few_outputs(ctx) -> Hint | None:
             message=(f"{ctx.code('input')} has {classes} columns, one per class{where}, while the labels "
                      f"run {lo}..{hi}: the data has at least {needed} classes. The model's class count comes "
                      f"from {keyword[0]}={classes} in your code: set it to {needed} (the largest label + 1)."),
-            fix=keyword[1],
+            fix=f"# {keyword[1]}:\n{keyword[3]}",
         )
     setting = _classes_setting(ctx)
     return Hint(
