@@ -22,13 +22,20 @@ PRIVATE = {  # variable -> directory under the private root
     "JUPYTER_DATA_DIR": "home/.local/share/jupyter", "JUPYTER_RUNTIME_DIR": "home/.local/share/jupyter/runtime",
     "XDG_CACHE_HOME": "home/.cache", "XDG_CONFIG_HOME": "home/.config", "XDG_DATA_HOME": "home/.local/share",
 }
+# Variables of the caller's environment that change what nllhint shows (colour, width, the default watch's
+# mode, re-raising, a torchrun rank's labels): unset for the session, so CI's environment is not the test's.
+# Tests that want one set it themselves (monkeypatch.setenv, or the env of the process they start).
+UNSET = ("NO_COLOR", "FORCE_COLOR", "COLUMNS", "LINES", "NLLHINT_DEFAULT", "NLLHINT_DEBUG", "RANK", "LOCAL_RANK",
+         "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 _saved: dict = {}
 
 
 def pytest_configure(config):
     """Before collection: everything machine-wide that tests could touch points into a private root."""
     root = Path(tempfile.mkdtemp(prefix="nllhint-tests-"))
-    _saved.update({name: os.environ.get(name) for name in PRIVATE}, _root=root)
+    _saved.update({name: os.environ.get(name) for name in (*PRIVATE, *UNSET)}, _root=root)
+    for name in UNSET:
+        os.environ.pop(name, None)
     for name, sub in PRIVATE.items():
         (root / sub).mkdir(parents=True, exist_ok=True)
         os.environ[name] = str(root / sub)
