@@ -428,6 +428,10 @@ def from_exception(exc: BaseException) -> LossContext | None:
         ctx.via = "attribute"
         _read_loss_attribute(ctx, entries, attr_i, in_torch)
         return ctx
+    if isinstance(exc, AttributeError) and ctx.family("torch-namespace") and not in_torch[-1]:
+        ctx.via = "attribute"  # F.CrossEntropyLoss(...): a name torch.nn(.functional) does not have
+        _read_namespace_attribute(ctx, entries)
+        return ctx
     return None
 
 
@@ -516,6 +520,21 @@ def _read_loss_attribute(ctx: LossContext, entries, attr_i: int, in_torch) -> No
     receiver = ast.get_source_segment(source.text, node.func.value)
     if ctx.call is not None and receiver:
         ctx.aliases["module"] = receiver
+
+
+def _read_namespace_attribute(ctx: LossContext, entries) -> None:
+    """The user's line that asked torch.nn or torch.nn.functional for a name it lacks, when it is the user's own
+    code (not a library's) and the name is called: ``F.CrossEntropyLoss(out, y)``."""
+    tb = entries[-1]
+    if _is_library(tb.tb_frame.f_code.co_filename):
+        return
+    ctx._user_frame = tb.tb_frame
+    ctx.location = location_of(tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+    node, source = find_call(tb)
+    if node is not None and isinstance(node.func, ast.Attribute):
+        ctx.call = user_call(node, source, tb.tb_frame.f_code.co_filename, [])
+        if ctx.call is not None:
+            ctx.options["positional"] = len(node.args)
 
 
 def _find_backward_entry(entries, torch_dir) -> int | None:

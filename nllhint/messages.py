@@ -146,6 +146,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     ),
     "tensor-bool": (r"(?:Boolean|bool) value of Tensor with more than one value is ambiguous",),
     "module-attribute": (r"^'(?P<module>\w+)' object has no attribute '(?P<attr>\w+)'",),  # criterion.backward()
+    "torch-namespace": (r"^module 'torch\.nn(?P<functional>\.functional)?' has no attribute '(?P<attr>\w+)'",),
     "input-0d": (r"Expected (?:input tensor to have )?1 or more dimensions \(got (?P<dim>0)\)",),
     "distance-function": (
         r"'(?P<type>\w+)' object is not callable",

@@ -203,3 +203,39 @@ def test_loss_class_kept_on_self_is_built_inline_in_the_method(ipython):
     hint = hint_part(run.out)
     assert "NLH590" in hint and "`self.criterion` is the class nn.CrossEntropyLoss itself" in " ".join(hint.split())
     assert "\n  fix\n    return nn.CrossEntropyLoss()(self.net(x), y)\n" in hint
+
+
+def test_the_module_name_looked_up_in_functional_becomes_the_function(ipython):
+    run = ipython.run('''
+        import torch, torch.nn as nn, torch.nn.functional as F
+        model = nn.Linear(20, 4)
+        for step in range(3):
+            x, y = torch.randn(8, 20), torch.randint(0, 4, (8,))
+            loss = F.CrossEntropyLoss(model(x), y)
+    ''')
+    assert not run.success and "module 'torch.nn.functional' has no attribute 'CrossEntropyLoss'" in run.out
+    hint = hint_part(run.out)
+    assert "nllhint NLH596 [bad-option] torch.nn.functional has no `CrossEntropyLoss`: the loss is" in hint
+    assert "\n  fix\n    loss = F.cross_entropy(model(x), y)\n" in hint
+
+
+@pytest.mark.parametrize("line,fixed", [
+    ("criterion = F.CrossEntropyLoss(ignore_index=-1)", "criterion = nn.CrossEntropyLoss(ignore_index=-1)"),
+    ("criterion = nn.BCEWithLogits()", "criterion = nn.BCEWithLogitsLoss()"),
+    ("loss = nn.mse_loss(pred, target)", "loss = F.mse_loss(pred, target)"),
+    ("loss = torch.nn.functional.bce_loss(pred.sigmoid(), target)", "loss = F.binary_cross_entropy(pred.sigmoid(), target)"),
+])
+def test_misremembered_loss_names(ipython, line, fixed):
+    ipython.run('''
+        import torch, torch.nn as nn, torch.nn.functional as F
+        pred, target = torch.randn(8, 1), torch.rand(8, 1)
+    ''')
+    run = ipython.run(line)
+    assert not run.success and "NLH596" in run.out
+    assert f"\n  fix\n    {fixed}\n" in hint_part(run.out)
+
+
+@pytest.mark.parametrize("line", ["layer = nn.Linearr(3, 4)", "F.CrossEntropyLoss", "y = F.sofmax(torch.randn(2, 3), dim=1)"])
+def test_other_missing_names_of_torch_nn_get_no_hint(ipython, line):
+    run = ipython.run("import torch, torch.nn as nn, torch.nn.functional as F\n" + line)
+    assert not run.success and "has no attribute" in run.out and "nllhint" not in run.out

@@ -99,6 +99,75 @@ def backward_on_loss_module(ctx) -> Hint | None:
     )
 
 
+def _squash(name: str) -> str:
+    """``CrossEntropyLoss``, ``cross_entropy``, ``crossentropy`` -> ``crossentropy``: how a misremembered loss
+    name is matched against the table (``bce_loss`` finds BCELoss, ``MSELoss`` finds mse_loss)."""
+    name = name.lower().replace("_", "")
+    return name[:-4] if name.endswith("loss") and len(name) > 4 else name
+
+
+def _namespace_alias(ctx, module: str, default: str) -> str:
+    """The user's own name for ``torch.nn`` / ``torch.nn.functional`` (``nn``, ``F``), else the full path."""
+    import sys
+
+    wanted = sys.modules.get(module)
+    frame = ctx._user_frame
+    if wanted is None or frame is None:
+        return default
+    for scope in (frame.f_locals, frame.f_globals):
+        for name, value in list(scope.items())[:2000]:
+            if value is wanted and not name.startswith("_"):
+                return name
+    return default
+
+
+@rule("NLH596", "bad-option", "a loss looked up in the wrong namespace: F.CrossEntropyLoss, nn.cross_entropy",
+      families=("torch-namespace",),
+      examples=(
+          Example(
+              "import torch, torch.nn.functional as F\n"
+              "logits, labels = torch.randn(8, 5), torch.randint(0, 5, (8,))\n"
+              "loss = F.CrossEntropyLoss(logits, labels)",
+              expect=("loss = F.cross_entropy(logits, labels)",)),
+          Example(
+              "import torch, torch.nn as nn\n"
+              "criterion = nn.BCEWithLogits(pos_weight=torch.tensor([3.0]))",
+              expect=("criterion = nn.BCEWithLogitsLoss(pos_weight=torch.tensor([3.0]))",)),
+      ))
+def loss_in_wrong_namespace(ctx) -> Hint | None:
+    """torch.nn holds the loss classes (``nn.CrossEntropyLoss()``, built then called) and torch.nn.functional
+    the loss functions (``F.cross_entropy(input, target)``). A name from the other one, or a class without its
+    ``Loss``, is an AttributeError; called on tensors it becomes the function, otherwise the class."""
+    from ..contracts import CONTRACTS
+
+    m = ctx.family("torch-namespace")
+    if m is None or ctx.via != "attribute" or ctx.call is None:
+        return None
+    attr = m.groups.get("attr", "")
+    if not ctx.call.callee.endswith("." + attr):
+        return None
+    wanted = _squash(attr)
+    found = next((c for c in CONTRACTS.values() if wanted in (_squash(c.name), _squash(c.module))), None)
+    if found is None:
+        return None
+    functional = _namespace_alias(ctx, "torch.nn.functional", "torch.nn.functional")
+    nn = _namespace_alias(ctx, "torch.nn", "torch.nn")
+    tensors = ctx.options.get("positional", 0) >= 2  # F.CrossEntropyLoss(logits, labels): the function's call
+    if tensors and found.functional:
+        callee, what = f"{functional}.{found.name}", "Called on the tensors, as here, it is the function."
+    else:
+        callee, what = f"{nn}.{found.module}", "Built without the tensors, as here, it is the class."
+    where = "torch.nn.functional" if m.groups.get("functional") else "torch.nn"
+    return Hint(
+        title=f"{where} has no `{attr}`: the loss is {callee}",
+        message=(f"torch.nn has the loss classes ({nn}.{found.module}(...), built once, then called on the "
+                 f"tensors) and torch.nn.functional the loss functions ({functional}.{found.name}(input, "
+                 f"target)). {what}"),
+        fix=ctx.fix(callee=callee) or f"{callee}(...)",
+        evidence=(),
+    )
+
+
 def class_not_instance(ctx) -> tuple[str | None, str] | None:
     """``criterion = nn.CrossEntropyLoss`` (no parentheses) then ``criterion(out, y)``: the call went to the
     class's constructor. ``(fix, sentence)``: the assignment with ``()`` when the cell or function shows it,
@@ -139,4 +208,4 @@ def _assignment(ctx, name: str) -> tuple[str | None, int]:
     return ast.get_source_segment(text, last), found[1] + last.lineno - 1
 
 
-RULES = [backward_on_loss_module]
+RULES = [backward_on_loss_module, loss_in_wrong_namespace]
