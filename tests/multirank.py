@@ -18,7 +18,7 @@ import atexit, os, pathlib, time
 def _wait_for_every_rank():
     folder = pathlib.Path(os.environ["NLLHINT_TEST_RANKS"])
     (folder / f"exited.{os.environ['RANK']}").touch()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 240
     while len(list(folder.glob("exited.*"))) < int(os.environ["WORLD_SIZE"]) and time.monotonic() < deadline:
         time.sleep(0.05)
 

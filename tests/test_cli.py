@@ -21,7 +21,7 @@ if not SCRIPT.exists():
     SCRIPT = Path(shutil.which("nllhint") or SCRIPT)
 
 
-def nllhint(*args, cwd=None, script: bool = False, timeout: float = 120) -> subprocess.CompletedProcess:
+def nllhint(*args, cwd=None, script: bool = False, timeout: float = 300) -> subprocess.CompletedProcess:
     if script and not SCRIPT.exists():
         pytest.skip("the nllhint console script is not installed (pip install -e .)")
     command = [str(SCRIPT)] if script else [sys.executable, "-m", "nllhint"]

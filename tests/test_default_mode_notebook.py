@@ -23,7 +23,7 @@ CELLS = [
 def test_the_notice_is_an_html_block_in_the_output_of_the_cell_that_made_the_call():
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
-    NotebookClient(nb, kernel_name="python3", timeout=300).execute()
+    NotebookClient(nb, kernel_name="python3", timeout=300, startup_timeout=300).execute()
     call, clean, report = nb.cells[1], nb.cells[2], nb.cells[3]
 
     kinds = [out.output_type for out in call.outputs]

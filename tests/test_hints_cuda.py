@@ -388,7 +388,7 @@ def test_script_under_nllhint_run_with_the_assert_at_float_loss(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR", "NLLHINT_DEBUG")}
     env["NO_COLOR"] = "1"
     done = subprocess.run([sys.executable, "-m", "nllhint", "run", str(script)], capture_output=True, text=True,
-                          env=env, timeout=120)
+                          env=env, timeout=300)
     assert done.returncode == 1
     assert "torch.AcceleratorError: CUDA error: device-side assert triggered" in done.stderr
     assert_explained(done.stderr, "labels_gpu", 5, kernel=False)

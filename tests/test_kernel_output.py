@@ -23,7 +23,7 @@ FIX = "loss = criterion(outputs, labels - 1)"
 def run(*cells: str) -> list:
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(cell) for cell in cells]
-    NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=300).execute()
+    NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=300, startup_timeout=300).execute()
     return [cell.outputs for cell in nb.cells]
 
 

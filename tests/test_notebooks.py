@@ -39,7 +39,7 @@ def nllhint_blocks(cell) -> list[str]:
 def executed(request):
     committed = nbformat.read(request.param, as_version=4)
     fresh = copy.deepcopy(committed)
-    NotebookClient(fresh, kernel_name="python3", allow_errors=True, timeout=300,
+    NotebookClient(fresh, kernel_name="python3", allow_errors=True, timeout=300, startup_timeout=300,
                    resources={"metadata": {"path": str(request.param.parent)}}).execute()
     return committed, fresh
 

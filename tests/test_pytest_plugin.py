@@ -26,7 +26,7 @@ def test_pytest_plugin_adds_the_hint_to_a_failing_test(tmp_path):
             assert 1 + 1 == 3
     """))
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "nllhint", "-q", "-p", "no:cacheprovider",
-                           str(tmp_path)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+                           str(tmp_path)], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert "2 failed" in proc.stdout
     assert proc.stdout.count("nllhint NLH101") == 1
     assert "criterion(logits, labels - 1)" in proc.stdout
@@ -38,6 +38,6 @@ def test_without_the_plugin_pytest_output_has_no_hint(tmp_path):
         "def test_step():\n"
         "    nn.CrossEntropyLoss()(torch.randn(4, 3), torch.tensor([1, 2, 3, 1]))\n")
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert "1 failed" in proc.stdout
     assert "nllhint" not in proc.stdout
