@@ -469,8 +469,13 @@ def elementwise_weight(ctx) -> Hint | None:
             message = (f"pos_weight holds one weight per label column, broadcast over the batch: "
                        f"{columns} entries for {ctx.code('input')} {tuple(inp.shape)}; `{name}` has shape "
                        f"{tuple(facts.shape)}.")
-            if per_sample:
-                message += " It has one entry per sample: per-sample weights go to weight= as a column."
+            if per_sample:  # the same length as the batch may be a coincidence: a stale label set of that size
+                message += (f" Its {facts.numel} entries match the batch size: if they are per-sample weights, "
+                            f"they go to weight= as a column ({_method(name, '.unsqueeze(1)')}); if they are "
+                            f"per-label weights, they were made for another set of labels.")
+            elif facts.ndim == 1:
+                message += f" It was made for another set of labels ({facts.numel}), not these {columns}."
+            fix = _pos_weight_fix(ctx, name, columns) if facts.ndim == 1 and inp.ndim == 2 else None
         else:
             message = (f"weight is multiplied element-wise with the loss, so it must broadcast to "
                        f"{tuple(inp.shape)}: per column ({columns},), per sample ({inp.shape[0]}, 1) or the "
@@ -484,6 +489,19 @@ def elementwise_weight(ctx) -> Hint | None:
             fix=fix,
         )
     return None
+
+
+def _pos_weight_fix(ctx, name: str, columns: int) -> str | None:
+    """A pos_weight with one entry per label column, counted from the targets (negatives / positives per
+    column): the user's constructor or call with it, after the assignment when ``name`` is a variable."""
+    counted = (f"(1 - {_method(ctx.name('target'), '')}).sum(0) / {_method(ctx.name('target'), '.sum(0)')}"
+               f".clamp(min=1)")
+    note = f"   # one per label column ({columns}): negatives / positives over the training labels"
+    if not name.isidentifier():  # written inline: replace it there
+        return option_fix(ctx, "pos_weight", counted) + note
+    built = _constructor(ctx, "pos_weight")
+    again = built[0] if built else (ctx.call.statement if ctx.call and "pos_weight" in ctx.call.args else None)
+    return f"{name} = {counted}{note}" + (f"\n{again}" if again else "")
 
 
 RULES = [bad_reduction, bad_label_smoothing, bad_scale, bad_margin_power, negative_variance, blank_out_of_range,

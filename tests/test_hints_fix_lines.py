@@ -1,0 +1,38 @@
+"""Hints that name the problem and give the corrected line in the user's own expressions, as a user meets
+them in a notebook: weight sizes, margin and ranking losses, batches of different sizes, resized labels."""
+
+
+def _prose(out: str) -> str:
+    """The hint's text with the terminal's line wrapping undone."""
+    return " ".join(out[out.index("\nnllhint "):].split())
+
+
+def test_pos_weight_with_as_many_entries_as_the_batch_is_not_called_per_sample_weights(ipython):
+    run = ipython.run('''
+        import torch, torch.nn as nn
+        head = nn.Linear(12, 6)
+        class_pos_weight = torch.tensor([2.0, 5.0, 1.0, 3.0])     # from an older label set
+        criterion = nn.BCEWithLogitsLoss(pos_weight=class_pos_weight)
+        tags = torch.randint(0, 2, (4, 6)).float()
+        loss = criterion(head(torch.randn(4, 12)), tags)
+    ''')
+    assert not run.success and "NLH403" in run.out
+    prose = _prose(run.out)
+    assert "6 entries" in prose and "if they are per-sample weights" in prose
+    assert "It has one entry per sample" not in prose
+    assert "class_pos_weight = (1 - tags).sum(0) / tags.sum(0).clamp(min=1)" in prose
+    assert "criterion = nn.BCEWithLogitsLoss(pos_weight=class_pos_weight)" in prose
+
+
+def test_pos_weight_of_another_label_set_inline_gets_a_counted_one(ipython):
+    run = ipython.run('''
+        import torch, torch.nn.functional as F
+        logits = torch.randn(5, 6, requires_grad=True)
+        labels = torch.randint(0, 2, (5, 6)).float()
+        loss = F.binary_cross_entropy_with_logits(logits, labels, pos_weight=torch.tensor([2.0, 5.0, 1.0, 3.0]))
+    ''')
+    assert not run.success and "NLH403" in run.out
+    prose = _prose(run.out)
+    assert "per-sample" not in prose and "another set of labels (4), not these 6" in prose
+    assert ("loss = F.binary_cross_entropy_with_logits(logits, labels, "
+            "pos_weight=(1 - labels).sum(0) / labels.sum(0).clamp(min=1))") in prose
