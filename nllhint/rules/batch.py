@@ -740,7 +740,7 @@ def flattened_one_side(ctx) -> Hint | None:
           "x_train, y_train = torch.randn(100, 20), torch.randint(0, 3, (100,))\n"
           "x_batch, y_batch = x_train[:32], y_train[:32]\n"
           "loss = nn.CrossEntropyLoss()(model(x_batch), y_train)",
-          expect=("32", "100", "y_train")),))
+          expect=("32", "100", "y_train", "loss = nn.CrossEntropyLoss()(model(x_batch), y_batch)")),))
 def different_batches(ctx) -> Hint | None:
     """Counts with no flatten behind them: labels of another batch, or a last batch of another size."""
     counts = _counts(ctx)
@@ -782,7 +782,12 @@ def different_batches(ctx) -> Hint | None:
                    f"{n_tg}, and neither is a multiple of the other. That usually means they come from "
                    "different batches: labels of another step or split, the whole label tensor, or a "
                    "last batch smaller than the others. Take both from the same batch.")
-    return Hint(title=title, message=message, fix=None)
+    from .partners import batch_partner
+
+    partner = batch_partner(ctx, "input", "target", n_in)  # x_batch, y_batch = ...: y_batch goes with x_batch
+    if partner:
+        message += f" `{partner}`, unpacked together with the inputs, has {n_in}."
+    return Hint(title=title, message=message, fix=ctx.fix({"target": partner}) if partner else None)
 
 
 # --- shape-mismatch ---------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ from .shapes import CLASS_LOSSES, one_hot_rows
           "logits = torch.randn(4, 3)\n"
           "votes = torch.tensor([[2, 0, 1], [0, 3, 0], [1, 1, 1], [0, 0, 3]])   # annotator counts per class\n"
           "loss = criterion(logits, votes)",
-          expect=("(4,)", "(4, 3)", "float")),))
+          expect=("(4,)", "(4, 3)", "float",
+                  "loss = criterion(logits, votes.float() / votes.sum(dim=1, keepdim=True))")),))
 def integer_probability_target(ctx) -> Hint | None:
     """CrossEntropyLoss accepts two targets: class indices (N,) int64, or class probabilities shaped like the
     input, floating point. An integer tensor of the input's shape is neither."""
@@ -33,18 +34,20 @@ def integer_probability_target(ctx) -> Hint | None:
         return None  # a 1-D input is one sample's scores: NLH586
     n = tgt.shape[0]
     name = ctx.code("target")
-    per_row = ""
+    per_row, fix = "", None
     if tgt.values and tgt.min is not None and tgt.min >= 0 and tgt.rows_max_sum and tgt.rows_max_sum > 1:
         per_row = (f" Its rows hold counts up to a sum of {tgt.rows_max_sum:g}: if these are votes or counts per "
                    f"class, normalise them into probabilities, {ctx.with_method('target', '.float()')} divided "
                    "by its row sums.")
+        fix = pick_fix(ctx, {"target": f"{ctx.with_method('target', '.float()')} / "
+                                       f"{ctx.with_method('target', '.sum(dim=1, keepdim=True)')}"})
     return Hint(
         title=f"{name} is an integer tensor of shape {shape_text(tgt.shape)}: {ctx.loss_label} takes either ({n},) "
               "class indices or float class probabilities",
         message=(f"{ctx.loss_label} reads a target of the input's shape as class probabilities, which must be "
                  f"floating point; class indices are one int64 per sample, ({n},). {name} is {tgt.dtype} "
                  f"{shape_text(tgt.shape)}: pick the form you mean." + per_row),
-        fix=None,
+        fix=fix,
     )
 
 

@@ -225,11 +225,14 @@ def multi_margin_batch(ctx) -> Hint | None:
     n = inp.shape[0] if inp.ndim == 2 else 1
     if tgt.ndim != 1 or tgt.shape[0] == n:
         return None
+    from .partners import batch_partner
+
+    partner = batch_partner(ctx, "input", "target", n)  # for x, y in loader: y goes with model(x)
     return Hint(title=f"{ctx.code('target')} has {tgt.shape[0]} labels for {n} samples",
                 message=(f"MultiMarginLoss takes one class index per row of {ctx.code('input')} "
                          f"{shape_text(inp.shape)}: ({n},). The scores and the labels come from different batches "
                          "(or one of them was reshaped)."),
-                fix=None)
+                fix=ctx.fix({"target": partner}) if partner else None)
 
 
 RULES = [multi_margin_target, multi_margin_batch, margin_fractional_target, multi_margin_weight,

@@ -146,10 +146,13 @@ def adaptive_rows(ctx) -> Hint | None:
     if tgt.ndim != 1 or not inp.ndim or inp.shape[0] == tgt.shape[0]:
         return None
     i, t = _names(ctx)
+    from .partners import batch_partner
+
+    partner = batch_partner(ctx, "input", "target", inp.shape[0])  # for h, y in loader: y goes with h
     return Hint(title=f"`{i}` has {inp.shape[0]} rows but `{t}` has {tgt.shape[0]} targets",
                 message=("AdaptiveLogSoftmaxWithLoss scores row i of the features against target i, so both need "
                          "the same number of rows; take them from the same batch (and flatten both the same way)."),
-                fix=None)
+                fix=ctx.fix({"target": partner}) if partner else None)
 
 
 @rule("NLH563", "target-shape", "a single (0-d) target, or a 2-D one, for AdaptiveLogSoftmaxWithLoss features",
