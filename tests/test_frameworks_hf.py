@@ -29,6 +29,8 @@ model = BertForSequenceClassification(config)
 input_ids = torch.randint(0, 100, (4, 8))
 """
 
+# One batch is the whole dataset: the Trainer shuffles with a seed of its own (transformers and accelerate are
+# not pinned), so with smaller batches which labels the first failing batch holds could change.
 TRAINER = MODEL + """
 from transformers import Trainer, TrainingArguments
 
@@ -46,7 +48,7 @@ class MyTrainer(Trainer):
         {loss_line}
         return (loss, outputs) if return_outputs else loss
 
-args = TrainingArguments(output_dir={out!r}, max_steps=3, per_device_train_batch_size=4, report_to="none",
+args = TrainingArguments(output_dir={out!r}, max_steps=3, per_device_train_batch_size=16, report_to="none",
                          use_cpu=True, save_strategy="no", disable_tqdm=True, logging_strategy="no")
 trainer = MyTrainer(model=model, args=args, train_dataset=Reviews(){callbacks})
 """
