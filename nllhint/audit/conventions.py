@@ -85,6 +85,63 @@ def kl_swapped(call: LossCall) -> Hint | None:
     )
 
 
+@audit("NLH842", "kl-format", "KLDivLoss arguments swapped: the reference (no grad) is the input, the model's "
+       "probabilities (with grad) the target",
+       losses=("kl_div",),
+       examples=(Example(_HEAD + "torch.manual_seed(0)\n"
+                         "student = nn.Linear(16, 8)\n"
+                         "teacher_probs = F.softmax(torch.randn(4, 8), dim=1)\n"
+                         "feat = torch.randn(4, 16)\n"
+                         "loss = F.kl_div(teacher_probs.log(), F.softmax(student(feat), dim=1), "
+                         "reduction='batchmean')",
+                         expect=("NLH842", "loss = F.kl_div(student(feat).log_softmax(dim=1), teacher_probs, "
+                                           "reduction='batchmean')")),))
+def kl_swapped_by_grad(call: LossCall) -> Hint | None:
+    """The model's log-probabilities go first, the fixed reference second. When the input carries no grad
+    and the target is probabilities that do (a softmax of the model's output), the two were swapped: the
+    model is trained through the target, on KL(model || reference) instead of KL(reference || model)."""
+    if call.options.get("log_target"):
+        return None  # both are log-probabilities: a deliberate order is as likely
+    a, b = call.tensor("input"), call.tensor("target")
+    if a is None or b is None or a.requires_grad or not b.requires_grad or call.shape("input") != call.shape("target"):
+        return None
+    target = call.origin("target")
+    if target.producer != "softmax":
+        return None
+    logs = _is_log_probabilities(call, "input") or _log_of(call)
+    if not logs:
+        return None
+    new_input = log_probabilities_of(call, "target", target.producer)
+    return Hint(
+        title=f"{call.loss_label} arguments look swapped: {call.code('target')} is the model's probabilities, "
+              f"{call.code('input')} the fixed reference",
+        message=(f"{_cap(target.evidence(call.name('target')))} and it requires grad, while "
+                 f"{call.code('input')} does not (certain: from autograd); {logs}. {call.loss_label}(input, "
+                 f"target) wants the model's log-probabilities first and the reference probabilities second. "
+                 f"As written the model is trained through the target, on the reverse divergence "
+                 f"KL(model || reference); if that is not what you meant, swap them."),
+        fix=call.fix({"input": new_input, "target": _probabilities_from_log(call, "input")}),
+    )
+
+
+def _log_of(call: LossCall) -> str | None:
+    """``p.log()`` / ``torch.log(p)`` written in the call on a tensor without grad."""
+    if unwrap(call.name("input"), "log") is None:
+        return None
+    return f"{call.code('input')} is the log of probabilities, written in the call"
+
+
+def _probabilities_from_log(call: LossCall, name: str) -> str:
+    """``p.log()`` -> ``p``; ``F.log_softmax(z, dim=1)`` -> ``z.softmax(dim=1)``; else ``x.exp()``."""
+    found = unwrap(call.name(name), "log")
+    if found:
+        return found[0]
+    found = unwrap(call.name(name), "log_softmax")
+    if found:
+        return method_on(found[0], f".softmax(dim={found[1] or 1})")
+    return call.with_method(name, ".exp()")
+
+
 @audit("NLH803", "input-not-logprob", "KLDivLoss input is probabilities or raw scores, not log-probabilities",
        losses=("kl_div",),
        examples=(Example(_HEAD + _KL_DATA + "criterion = nn.KLDivLoss(reduction='batchmean')\n"
@@ -387,6 +444,6 @@ def _lengths(call: LossCall) -> list[tuple[int, int]]:
         return []
 
 
-RULES = [kl_swapped, kl_input_not_log, kl_log_target, kl_log_target_on_probabilities, kl_mean,
+RULES = [kl_swapped, kl_swapped_by_grad, kl_input_not_log, kl_log_target, kl_log_target_on_probabilities, kl_mean,
          kl_target_not_distribution,
          ctc_not_log_probs, ctc_too_short]
