@@ -1,87 +1,38 @@
-"""Fix lines for hints that used to stop at advice: labels from another batch are replaced by the labels the
-code unpacks together with the inputs (``for x_batch, y_batch in loader``), and annotator counts given to
-CrossEntropyLoss become the probabilities the message asks for. Where the code does not say which tensor is
-meant, there is still no fix line."""
-
-import pytest
+"""Hints that name the problem and give the corrected line in the user's own expressions, as a user meets
+them in a notebook: weight sizes, margin and ranking losses, batches of different sizes, resized labels."""
 
 
-@pytest.fixture(autouse=True)
-def _new_notebook(ipython):
-    ipython.fresh_namespace()
-    yield
-    ipython.fresh_namespace()
+def _prose(out: str) -> str:
+    """The hint's text with the terminal's line wrapping undone."""
+    return " ".join(out[out.index("\nnllhint "):].split())
 
 
-def hint_part(out: str) -> str:
-    return out[out.index("\nnllhint "):]
-
-
-def test_labels_of_the_whole_dataset_in_a_batch_loop(ipython):
+def test_pos_weight_with_as_many_entries_as_the_batch_is_not_called_per_sample_weights(ipython):
     run = ipython.run('''
         import torch, torch.nn as nn
-        from torch.utils.data import DataLoader, TensorDataset
-
-        X, y = torch.randn(100, 20), torch.randint(0, 3, (100,))
-        loader = DataLoader(TensorDataset(X, y), batch_size=25)
-        model, criterion = nn.Linear(20, 3), nn.CrossEntropyLoss()
-        for x_batch, y_batch in loader:
-            outputs = model(x_batch)
-            loss = criterion(outputs, y)
+        head = nn.Linear(12, 6)
+        class_pos_weight = torch.tensor([2.0, 5.0, 1.0, 3.0])     # from an older label set
+        criterion = nn.BCEWithLogitsLoss(pos_weight=class_pos_weight)
+        tags = torch.randint(0, 2, (4, 6)).float()
+        loss = criterion(head(torch.randn(4, 12)), tags)
     ''')
-    assert not run.success and "Expected input batch_size (25) to match target batch_size (100)" in run.out
-    hint = hint_part(run.out)
-    assert "NLH303" in hint and "`y_batch`, unpacked together with the inputs, has 25." in " ".join(hint.split())
-    assert "\n  fix\n    loss = criterion(outputs, y_batch)\n" in hint
+    assert not run.success and "NLH403" in run.out
+    prose = _prose(run.out)
+    assert "6 entries" in prose and "if they are per-sample weights" in prose
+    assert "It has one entry per sample" not in prose
+    assert "class_pos_weight = (1 - tags).sum(0) / tags.sum(0).clamp(min=1)" in prose
+    assert "criterion = nn.BCEWithLogitsLoss(pos_weight=class_pos_weight)" in prose
 
 
-def test_two_label_tensors_unpacked_with_the_inputs_give_no_fix(ipython):
+def test_pos_weight_of_another_label_set_inline_gets_a_counted_one(ipython):
     run = ipython.run('''
-        import torch, torch.nn as nn
-        model = nn.Linear(20, 3)
-        X, y = torch.randn(100, 20), torch.randint(0, 3, (100,))
-        x_batch, y_batch, y_aux = X[:30], y[:30], y[30:60]
-        loss = nn.CrossEntropyLoss()(model(x_batch), y)
+        import torch, torch.nn.functional as F
+        logits = torch.randn(5, 6, requires_grad=True)
+        labels = torch.randint(0, 2, (5, 6)).float()
+        loss = F.binary_cross_entropy_with_logits(logits, labels, pos_weight=torch.tensor([2.0, 5.0, 1.0, 3.0]))
     ''')
-    hint = hint_part(run.out)
-    assert "NLH303" in hint and "\n  fix\n" not in hint
-
-
-def test_multi_margin_labels_of_another_batch(ipython):
-    run = ipython.run('''
-        import torch, torch.nn as nn
-        svm = nn.MultiMarginLoss()
-        batches = [(torch.randn(5, 10), torch.randint(0, 10, (5,))) for _ in range(3)]
-        labels = torch.randint(0, 10, (3,))
-        for feats, targets in batches:
-            loss = svm(feats, labels)
-    ''')
-    assert "NLH335" in run.out and "\n  fix\n    loss = svm(feats, targets)\n" in hint_part(run.out)
-
-
-def test_annotator_counts_become_probabilities(ipython):
-    run = ipython.run('''
-        import torch, torch.nn as nn
-        model = nn.Linear(12, 3)
-        features = torch.randn(6, 12)
-        # three annotators per image; each row counts the votes per class
-        vote_counts = torch.tensor([[3, 0, 0], [1, 2, 0], [0, 0, 3], [2, 1, 0], [0, 3, 0], [1, 1, 1]])
-        loss = nn.CrossEntropyLoss()(model(features), vote_counts)
-    ''')
-    assert not run.success and "Expected floating point type for target with class probabilities" in run.out
-    hint = hint_part(run.out)
-    assert "NLH580" in hint
-    assert ("loss = nn.CrossEntropyLoss()(model(features), vote_counts.float() / vote_counts.sum(dim=1, "
-            "keepdim=True))") in " ".join(hint.split())
-
-
-def test_integer_rows_that_are_not_counts_keep_no_fix_line(ipython):
-    """Rows with negative entries are no counts: which form was meant is not in the data, so no fix line."""
-    run = ipython.run('''
-        import torch, torch.nn as nn
-        scores = torch.randn(4, 3)
-        shifts = torch.tensor([[-1, 0, 1], [1, -1, 0], [0, 1, -1], [1, 0, -1]])
-        loss = nn.CrossEntropyLoss()(scores, shifts)
-    ''')
-    hint = hint_part(run.out)
-    assert "NLH580" in hint and "\n  fix\n" not in hint
+    assert not run.success and "NLH403" in run.out
+    prose = _prose(run.out)
+    assert "per-sample" not in prose and "another set of labels (4), not these 6" in prose
+    assert ("loss = F.binary_cross_entropy_with_logits(logits, labels, "
+            "pos_weight=(1 - labels).sum(0) / labels.sum(0).clamp(min=1))") in prose
