@@ -19,7 +19,7 @@ feat = torch.randn(4, 16)
 loss = F.kl_div(teacher_probs.log(), F.softmax(student(feat), dim=1), reduction='batchmean')
 """)
     prose = _prose(run.out)
-    assert "NLH842" in prose and "[kl-format]" in prose and "arguments look swapped" in prose
+    assert "NLH846" in prose and "[kl-format]" in prose and "arguments look swapped" in prose
     assert "fix: loss = F.kl_div(student(feat).log_softmax(dim=1), teacher_probs, reduction='batchmean')" in prose
 
 
@@ -34,7 +34,7 @@ s_probs = F.softmax(student(x) / 2.0, dim=1)
 loss = kd(t_logp, s_probs)
 """)
     prose = _prose(run.out)
-    assert "NLH842" in prose and "requires grad" in prose
+    assert "NLH846" in prose and "requires grad" in prose
     assert "fix: loss = kd(F.log_softmax(student(x) / 2.0, dim=1), t_logp.exp())" in prose
 
 
@@ -45,7 +45,7 @@ student = nn.Linear(16, 8)
 ref = F.softmax(torch.randn(4, 8), dim=1)
 loss = F.kl_div(torch.log(ref), student(torch.randn(4, 16)).softmax(dim=1), reduction='batchmean')
 """)
-    assert run.success and "NLH842" in run.out
+    assert run.success and "NLH846" in run.out
     assert "loss = F.kl_div(student(torch.randn(4, 16)).log_softmax(dim=1), ref, reduction='batchmean')" in run.out
 
 
@@ -79,4 +79,4 @@ net_a, net_b = nn.Linear(16, 8), nn.Linear(16, 8)
 feat = torch.randn(4, 16)
 loss = F.kl_div(F.log_softmax(net_a(feat), dim=1), F.softmax(net_b(feat), dim=1), reduction='batchmean')
 """)
-    assert "NLH842" not in run.out, run.out
+    assert "NLH846" not in run.out, run.out

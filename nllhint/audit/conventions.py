@@ -85,7 +85,7 @@ def kl_swapped(call: LossCall) -> Hint | None:
     )
 
 
-@audit("NLH842", "kl-format", "KLDivLoss arguments swapped: the reference (no grad) is the input, the model's "
+@audit("NLH846", "kl-format", "KLDivLoss arguments swapped: the reference (no grad) is the input, the model's "
        "probabilities (with grad) the target",
        losses=("kl_div",),
        examples=(Example(_HEAD + "torch.manual_seed(0)\n"
@@ -94,7 +94,7 @@ def kl_swapped(call: LossCall) -> Hint | None:
                          "feat = torch.randn(4, 16)\n"
                          "loss = F.kl_div(teacher_probs.log(), F.softmax(student(feat), dim=1), "
                          "reduction='batchmean')",
-                         expect=("NLH842", "loss = F.kl_div(student(feat).log_softmax(dim=1), teacher_probs, "
+                         expect=("NLH846", "loss = F.kl_div(student(feat).log_softmax(dim=1), teacher_probs, "
                                            "reduction='batchmean')")),))
 def kl_swapped_by_grad(call: LossCall) -> Hint | None:
     """The model's log-probabilities go first, the fixed reference second. When the input carries no grad
