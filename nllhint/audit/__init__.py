@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 
-from . import contracts, conventions, formats, handwritten, numeric, targets
+from . import contracts, conventions, formats, handwritten, layout, numeric, targets
 from .base import Audit, Example, Hint, LossCall, audit
 
 AUDITS: list[Audit] = [
     *formats.RULES,
+    *layout.RULES,
     *conventions.RULES,
     *targets.RULES,
     *numeric.RULES,
