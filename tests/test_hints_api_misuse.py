@@ -239,3 +239,16 @@ def test_misremembered_loss_names(ipython, line, fixed):
 def test_other_missing_names_of_torch_nn_get_no_hint(ipython, line):
     run = ipython.run("import torch, torch.nn as nn, torch.nn.functional as F\n" + line)
     assert not run.success and "has no attribute" in run.out and "nllhint" not in run.out
+
+
+def test_a_loss_with_a_regularisation_term_is_named_not_the_bare_call(ipython):
+    ipython.run(SETUP)
+    run = ipython.run('''
+        criterion = nn.CrossEntropyLoss()
+        for inputs, labels in loader:
+            optimizer.zero_grad()
+            total = criterion(model(inputs), labels) + 1e-4 * sum(p.pow(2).sum() for p in model.parameters())
+            criterion.backward()
+    ''')
+    hint = hint_part(run.out)
+    assert "NLH595" in hint and "\n  fix\n    total.backward()\n" in hint

@@ -18,7 +18,7 @@ TENSOR_METHODS = ("backward", "item", "mean", "sum")  # what a loss value is ask
 
 
 def _result_of(ctx, receiver: str) -> tuple[str | None, str | None]:
-    """``(variable, call)`` for the user's call of the loss module: ``("loss", "criterion(out, y)")``.
+    """``(variable, statement)`` for the user's call of the loss module: ``("loss", "loss = criterion(out, y)")``.
 
     The last assignment ``name = receiver(...)`` at or before the failing line wins (a loop body); without one,
     ``(None, text of a call of receiver)`` when the cell or function has one, so ``.backward()`` goes on it.
@@ -36,12 +36,13 @@ def _result_of(ctx, receiver: str) -> tuple[str | None, str | None]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and ast.get_source_segment(text, node.func) == receiver:
             calls.append((node.lineno, ast.get_source_segment(text, node)))
-        if (isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Call)
-                and ast.get_source_segment(text, node.value.func) == receiver):
+        if (isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and node.value is not None
+                and any(isinstance(n, ast.Call) and ast.get_source_segment(text, n.func) == receiver
+                        for n in ast.walk(node.value))):  # loss = criterion(out, y) + 0.1 * reg; total += ...
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             if len(targets) == 1 and isinstance(targets[0], (ast.Name, ast.Attribute)):
                 named.append((node.lineno, ast.get_source_segment(text, targets[0]),
-                              ast.get_source_segment(text, node.value)))
+                              ast.get_source_segment(text, node)))
     named.sort()
     before = [n for n in named if n[0] <= line] or named
     if before:
@@ -87,7 +88,8 @@ def backward_on_loss_module(ctx) -> Hint | None:
     args = ", ".join(found.forward) if found else "input, target"
     value = variable or called or f"{receiver}({args})"
     if variable:
-        said = f"`{variable} = {' '.join(called.split())}` holds it"
+        line = " ".join(called.split())
+        said = f"`{line if len(line) <= 70 else line[:67] + '...'}` holds it"
     else:
         said = f"`{value}` returns it"
     return Hint(
