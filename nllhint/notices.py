@@ -14,9 +14,13 @@ warning, so it stands apart from the cell's own prints; a terminal gets plain te
 from __future__ import annotations
 
 import html
+import io
+import keyword
 import linecache
 import os
 import re
+import textwrap
+import tokenize
 from dataclasses import dataclass
 
 from .finding import Finding
@@ -54,20 +58,91 @@ def is_sure(finding: Finding) -> bool:
 
 def notice_for(finding: Finding, filename: str | None = None) -> Notice:
     return Notice(code=finding.code, severity=finding.severity, title=finding.title,
-                  fix=one_line_fix(finding.fix, filename), location=finding.location)
+                  fix=short_fix(finding.fix, filename), location=finding.location)
 
 
-def one_line_fix(fix: str | None, filename: str | None) -> str | None:
-    """The fix as one line: a multi-line fix (the user's whole statement rewritten) is cut to the lines
-    that differ from the source file; more than one left gives the first and an ellipsis."""
+MAX_FIX_LINES = 3
+
+
+def short_fix(fix: str | None, filename: str | None) -> str | None:
+    """The report's fix, short: each statement on one line (a call the user spread over lines is joined,
+    so the notice shows the whole corrected statement); of several statements, those the source file
+    does not already hold (at most ``MAX_FIX_LINES``)."""
     if not fix:
         return None
-    lines = [line.strip() for line in fix.splitlines() if line.strip()]
-    if len(lines) <= 1:
-        return lines[0] if lines else None
-    source = {line.strip() for line in linecache.getlines(filename)} if filename else set()
-    changed = [line for line in lines if line not in source] or lines
-    return changed[0] + (" ..." if len(changed) > 1 else "")
+    statements = logical_lines(fix)
+    if not statements:
+        return None
+    if len(statements) > 1 and filename:
+        source = "".join(linecache.getlines(filename)[:20_000])
+        known = {line.strip() for line in logical_lines(source) + source.splitlines()}
+        statements = [s for s in statements if s.strip() not in known] or statements
+    if len(statements) > MAX_FIX_LINES:
+        statements = statements[: MAX_FIX_LINES - 1] + ["..."]
+    return textwrap.dedent("\n".join(statements)).strip("\n")
+
+
+def logical_lines(text: str) -> list[str]:
+    """Python's logical lines of ``text``, each on one line: a statement continued inside brackets (or
+    after a backslash) is joined with single spaces, comments inside it dropped (one at its end kept).
+    Each keeps its first line's indentation. Text that does not tokenize (prose) gives its non-empty
+    lines."""
+    lines = text.splitlines()
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return [line.rstrip() for line in lines if line.strip()]
+    out, first, cuts, code = [], None, {}, False
+    openers, prev = [], None
+    for tok in tokens:
+        if tok.type in (tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER):
+            continue
+        if tok.type == tokenize.COMMENT:
+            cuts[tok.start[0]] = min(tok.start[1], cuts.get(tok.start[0], tok.start[1]))
+        elif tok.type not in (tokenize.NL, tokenize.NEWLINE):
+            code = True
+            if tok.string in ("(", "[", "{"):
+                openers.append(_drops_trailing_comma(tok.string, prev))
+            elif tok.string in (")", "]", "}") and openers:
+                if openers.pop() and prev is not None and prev.string == "," and prev.start[0] < tok.start[0]:
+                    cuts[prev.start[0]] = prev.start[1]  # black's trailing comma, not needed on one line
+            prev = tok
+        if first is None and tok.type not in (tokenize.NL, tokenize.NEWLINE):
+            first = tok.start[0]
+        if tok.type == tokenize.NEWLINE or (tok.type == tokenize.NL and first is not None and not code):
+            out.append(_join(lines, first, tok.start[0], cuts))  # a statement, or a line of comment only
+            first, cuts, code, openers = None, {}, False, []
+    if first is not None:
+        out.append(_join(lines, first, len(lines), cuts))
+    return [line for line in out if line]
+
+
+def _drops_trailing_comma(opener: str, prev) -> bool:
+    """May a trailing comma before this bracket's closer go? In a call's arguments, a list, a dict or a
+    set, yes; in ``(x,)`` (a tuple) or ``a[i,]`` (a tuple index), no."""
+    after_value = prev is not None and (
+        (prev.type == tokenize.NAME and not keyword.iskeyword(prev.string)) or prev.string in (")", "]", "}")
+        or prev.type == tokenize.STRING)
+    return after_value if opener == "(" else not after_value if opener == "[" else True
+
+
+def _join(lines: list[str], first: int, last: int, cuts: dict) -> str:
+    """Physical lines ``first``..``last`` (1-based) as one line."""
+    out = ""
+    indent = lines[first - 1][: len(lines[first - 1]) - len(lines[first - 1].lstrip())] if first <= len(lines) else ""
+    for row in range(first, min(last, len(lines)) + 1):
+        piece = lines[row - 1]
+        if row in cuts and row != last:
+            piece = piece[: cuts[row]]
+        piece = piece.strip()
+        if row != last and piece.endswith("\\"):
+            piece = piece[:-1].rstrip()
+        if not piece:
+            continue
+        if out and not (out.endswith(("(", "[", "{")) or piece.startswith((")", "]", "}", ",", "."))):
+            out += " "
+        out += piece
+    return indent + out if out else ""
 
 
 # --- rendering -----------------------------------------------------------------------------------------
@@ -79,14 +154,14 @@ def text(notice: Notice, *, color: bool = False, where: str = FULL_REPORT) -> st
     if not color:
         lines = [f"nllhint: {notice.severity} {notice.code}  {notice.title}"]
         if notice.fix:
-            lines.append(f"  fix: {notice.fix}")
+            lines.append(f"  fix: {_hang(notice.fix)}")
         lines.append(f"  {_at(notice)}{where}")
         return "\n".join(lines)
     bold, dim, green, reset = "\x1b[1m", "\x1b[2m", "\x1b[32m", "\x1b[0m"
     sev = "\x1b[1;31m" if notice.severity == "error" else "\x1b[1;33m"
     lines = [f"{bold}\x1b[35mnllhint:{reset} {sev}{notice.severity} {notice.code}{reset}  {bold}{notice.title}{reset}"]
     if notice.fix:
-        lines.append(f"  {dim}fix:{reset} {green}{notice.fix}{reset}")
+        lines.append(f"  {dim}fix:{reset} {green}{_hang(notice.fix, green, reset)}{reset}")
     lines.append(f"  {dim}{_at(notice)}{where}{reset}")
     return "\n".join(lines)
 
@@ -101,7 +176,8 @@ def html_block(notices: list[Notice], *, where: str = FULL_REPORT) -> str:
                f'<b style="color:{colour}">{notice.severity} {html.escape(notice.code)}</b> '
                f'<b>{_code_spans(notice.title)}</b></div>')
         if notice.fix:
-            row += (f'<div style="margin-left:1.5em">fix: <code style="{_CODE}">'
+            block = ";white-space:pre-wrap;display:inline-block;vertical-align:top" if "\n" in notice.fix else ""
+            row += (f'<div style="margin-left:1.5em">fix: <code style="{_CODE}{block}">'
                     f'{html.escape(notice.fix)}</code></div>')
         row += (f'<div style="margin-left:1.5em;color:#555">{html.escape(_at(notice))}'
                 f'{_code_spans(where.replace("%%losscheck", "`%%losscheck`"))}</div>')
@@ -146,6 +222,11 @@ def _code_spans(words: str) -> str:
     """Escape, and set `backticked` names as code."""
     parts = html.escape(words).split("`")
     return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def _hang(fix: str, start: str = "", end: str = "") -> str:
+    """A fix of several lines, its later lines under the first (after ``  fix: ``)."""
+    return f"{end}\n{' ' * 7}{start}".join(fix.splitlines())
 
 
 def _at(notice: Notice) -> str:
