@@ -422,6 +422,56 @@ def bce_on_logits(call: LossCall) -> Hint | None:
     )
 
 
+@audit("NLH847", "wrong-loss", "softmax probabilities into BCELoss with multi-hot targets: the labels compete",
+       losses=("binary_cross_entropy",),
+       examples=(Example(_HEAD + "torch.manual_seed(0)\n"
+                         "head = nn.Linear(16, 6)\n"
+                         "x = torch.randn(8, 16)\n"
+                         "tags = torch.tensor([[1, 0, 1, 0, 0, 1]] * 4 + [[0, 1, 0, 0, 1, 0]] * 4).float()\n"
+                         "probs = F.softmax(head(x), dim=1)\n"
+                         "loss = nn.BCELoss()(probs, tags)",
+                         expect=("NLH847", "loss = nn.BCEWithLogitsLoss()(head(x), tags)")),))
+def softmax_into_multilabel_bce(call: LossCall) -> Hint | None:
+    """Multi-label targets (several 1s per row) need one independent probability per label. A softmax over
+    the labels makes them sum to 1: two labels that are both present cannot both reach 1, and BCE keeps
+    pushing against that. Sigmoid per label, or better BCEWithLogitsLoss on the scores."""
+    shape = call.shape("input")
+    o = call.origin("input")
+    if not shape or len(shape) < 2 or o.producer != "softmax" or o.dim != 1 or call.shape("target") != shape:
+        return None
+    facts = call.values("target", class_dim=1)
+    if (facts is None or facts.has_nan or not facts.binary or (facts.rows_max_sum or 0) < 2
+            or (len(shape) >= 3 and facts.rows_uniform)):
+        return None
+    logits = unwrap(call.name("input"), "softmax")
+    if logits is None and not (o.reshaped or o.reordered):
+        logits = _assigned_activation(call, "input", "softmax")
+    callee = call.call.callee if call.call else ""
+    fix = None
+    if logits is not None:
+        if call.functional:
+            new = _with_logits(callee)
+            fix = call.fix({"input": logits[0]}, callee=new) if new else None
+        elif "BCELoss(" in callee:  # nn.BCELoss()(probs, tags): the module built in the line
+            fix = call.fix({"input": logits[0]}, callee=callee.replace("BCELoss(", "BCEWithLogitsLoss(", 1))
+        elif callee.isidentifier():
+            fix = f"{callee} = nn.BCEWithLogitsLoss()\n{call.fix({'input': logits[0]})}"
+    expr = call.code("input")
+    return Hint(
+        title=f"{call.loss_label} got softmax probabilities for multi-label targets: the labels compete",
+        message=(f"{_cap_first(o.evidence(call.name('input')))} over dim 1, the labels (certain), and rows of "
+                 f"{call.code('target')} hold up to {_num(facts.rows_max_sum)} ones (read from the values): "
+                 f"several labels per sample. A softmax makes each row of {expr} sum to 1, so labels that "
+                 f"are present together cannot all get a high probability. For multi-label use a sigmoid per "
+                 f"label, better BCEWithLogitsLoss on the scores before the softmax."),
+        fix=fix or "use nn.BCEWithLogitsLoss() on the scores before the softmax (one sigmoid per label)",
+    )
+
+
+def _cap_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _with_logits(callee: str) -> str | None:
     if callee.endswith("binary_cross_entropy"):
         return callee + "_with_logits"
@@ -469,4 +519,4 @@ def classes_last(call: LossCall) -> Hint | None:
 
 
 RULES = [nll_on_logits, nll_on_probabilities, softmax_into_cross_entropy, log_softmax_into_cross_entropy,
-         log_of_softmax, sigmoid_into_bce_with_logits, bce_on_logits, classes_last]
+         log_of_softmax, sigmoid_into_bce_with_logits, bce_on_logits, softmax_into_multilabel_bce, classes_last]
