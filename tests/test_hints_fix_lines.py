@@ -36,3 +36,32 @@ def test_pos_weight_of_another_label_set_inline_gets_a_counted_one(ipython):
     assert "per-sample" not in prose and "another set of labels (4), not these 6" in prose
     assert ("loss = F.binary_cross_entropy_with_logits(logits, labels, "
             "pos_weight=(1 - labels).sum(0) / labels.sum(0).clamp(min=1))") in prose
+
+
+def test_class_weight_longer_than_the_model_keeps_one_weight_per_predicted_class(ipython):
+    run = ipython.run('''
+        import torch, torch.nn as nn
+        sentiment_head = nn.Linear(8, 2)
+        criterion = nn.CrossEntropyLoss(weight=torch.tensor([1.0, 2.5, 4.0]))
+        feats, labels = torch.randn(6, 8), torch.tensor([0, 1, 1, 0, 1, 0])
+        loss = criterion(sentiment_head(feats), labels)
+    ''')
+    assert not run.success and "NLH402" in run.out
+    prose = _prose(run.out)
+    assert "within the model's 2 classes" in prose
+    assert "criterion = nn.CrossEntropyLoss(weight=torch.tensor([1.0, 2.5]))" in prose
+    assert "sentiment_head = nn.Linear(sentiment_head.in_features, 3)" in prose
+
+
+def test_class_weight_longer_than_the_model_with_labels_past_it_rebuilds_the_layer(ipython):
+    run = ipython.run('''
+        import torch, torch.nn as nn, torch.nn.functional as F
+        model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+        class_weights = torch.tensor([1.0, 1.0, 2.0, 3.0])
+        x, y = torch.randn(8, 8), torch.tensor([0, 1, 2, 3, 3, 2, 1, 0])
+        loss = F.cross_entropy(model(x), y, weight=class_weights)
+    ''')
+    assert not run.success and "NLH402" in run.out
+    prose = _prose(run.out)
+    assert "run up to 3: the data has more classes than the model predicts" in prose
+    assert "model[2] = nn.Linear(model[2].in_features, 4)" in prose

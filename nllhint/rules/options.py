@@ -416,13 +416,49 @@ def weight_length(ctx) -> Hint | None:
         why = (f"Either the model predicts too few classes ({classes}"
                + (f", {layers[0]} has out_features={classes}" if layers else "")
                + f") or `{w}` was made for another set of labels.")
-        fix = None
+        fix, why = _longer_weight_fix(ctx, w, k, classes, layers) or (None, why)
     return Hint(
         title=f"`{w}` has {k} entries, but {ctx.code('input')} has {classes} classes",
         message=(f"{ctx.loss_label}'s weight holds one entry per class, so it needs {classes}; `{w}` has "
                  f"{k} entries. {why}"),
         fix=fix,
     )
+
+
+def _longer_weight_fix(ctx, w: str, k: int, classes: int, layers: list[str]) -> tuple[str, str] | None:
+    """(fix, why) for K > C: labels that reach past C say the model is too small (rebuild its last layer
+    with K outputs); labels within 0..C-1 say the weight was made for another label set (keep C entries)."""
+    tgt = ctx.target
+    if tgt is None or not tgt.values or tgt.min is None or not tgt.is_int:
+        return None
+    ignore = ctx.option("ignore_index", -100)
+    hi = max((v for v in (tgt.distinct or (tgt.min, tgt.max)) if v != ignore), default=None)
+    if hi is None:
+        return None
+    labels = f"The labels in {ctx.code('target')} run up to {_num(hi)}"
+    if classes <= hi < k:
+        return (f"{layers[0]} = nn.Linear({layers[0]}.in_features, {k})",
+                f"{labels}: the data has more classes than the model predicts ({classes}"
+                + f", {layers[0]} has out_features={classes}). Give the model {k} outputs.") if layers else None
+    if hi >= classes:
+        return None
+    try:
+        node = ast.parse(w, mode="eval").body
+    except SyntaxError:
+        return None
+    if (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.List)
+            and len(node.args[0].elts) == k):  # torch.tensor([1.0, 2.0, 3.0]): keep C of the user's values
+        items = node.args[0]
+        kept = w[:items.col_offset + 1] + ", ".join(ast.get_source_segment(w, e) for e in items.elts[:classes])
+        kept += w[items.end_col_offset - 1:]
+        alternative = (f"\n# or, if the data has {k} classes: {layers[0]} = nn.Linear({layers[0]}.in_features, {k})"
+                       if layers else "")
+        return (option_fix(ctx, "weight", kept) + f"   # one weight per class of the model's {classes}"
+                + alternative,
+                f"{labels} in this batch, within the model's {classes} classes: if the data has {classes} "
+                f"classes, `{w}` was made for another set of labels; keep one weight per class. If it has "
+                f"{k}, the model needs {k} outputs.")
+    return None
 
 
 @rule("NLH403", "weight-size", "BCE pos_weight or weight that does not fit the input's shape",
