@@ -414,7 +414,7 @@ def from_exception(exc: BaseException) -> LossContext | None:
         ctx.via = "backward"
         _read_backward_frame(ctx, entries, back_i, in_torch)
         return ctx
-    if ctx.family("one-hot-too-large", "one-hot-negative"):
+    if ctx.family("one-hot-too-large", "one-hot-negative", "one-hot-dtype"):
         ctx.via = "one_hot"
         if _read_one_hot(ctx, entries, in_torch):
             return ctx
@@ -908,9 +908,28 @@ def _read_one_hot(ctx: LossContext, entries, in_torch) -> bool:
     classes = node.args[1] if len(node.args) > 1 else next(
         (k.value for k in node.keywords if k.arg == "num_classes"), None)
     value = _lookup(frame, classes) if classes is not None else -1
+    if not _is(value, int) and classes is not None:
+        value = _tensor_size(frame, classes)
     if _is(value, int):
         ctx.options["num_classes"] = value
     return True
+
+
+def _tensor_size(frame, node) -> int | None:
+    """``probs.shape[1]`` / ``logits.size(-1)`` of a tensor in ``frame``: a size read from metadata."""
+    import torch
+
+    if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) and node.value.attr == "shape":
+        base, index = node.value.value, node.slice
+    elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "size"
+          and len(node.args) == 1 and not node.keywords):
+        base, index = node.func.value, node.args[0]
+    else:
+        return None
+    tensor, dim = _lookup(frame, base), _lookup(frame, index)
+    if not _is(tensor, torch.Tensor) or type(dim) is not int or not -tensor.dim() <= dim < tensor.dim():
+        return None
+    return int(tensor.shape[dim])
 
 
 # Methods that keep the values (and so min/max) of whole-number tensors: seen through to the name.

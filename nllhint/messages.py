@@ -32,6 +32,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     ),
     "one-hot-too-large": (r"Class values must be smaller than num_classes",),
     "one-hot-negative": (r"Class values must be non-negative",),
+    "one-hot-dtype": (r"one_hot is only applicable to index tensor",),  # float/int32/bool/uint8 input
     # target-shape / wrong-loss
     "multi-target": (
         r"0D or 1D target tensor expected, multi-target not supported",

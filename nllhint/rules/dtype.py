@@ -709,7 +709,57 @@ def float_width_mix(ctx) -> Hint | None:
     )
 
 
+_NOT_LONG_CASTS = ("int", "short", "byte", "char", "bool", "float", "double", "half", "to", "type")
+
+
+@rule("NLH259", "target-dtype", "F.one_hot on a tensor that is not int64 (float labels, int32, bool)",
+      families=("one-hot-dtype",),
+      examples=(Example(
+          "import torch, torch.nn.functional as F\n"
+          "seg = (torch.rand(1, 8, 8) * 3).round()       # a label map as float\n"
+          "seg_onehot = F.one_hot(seg, num_classes=4)",
+          expect=("seg_onehot = F.one_hot(seg.long(), num_classes=4)", "float32")),))
+def one_hot_not_long(ctx) -> Hint | None:
+    """``F.one_hot`` takes int64 class indices only. Label maps often arrive as float (after a resize, a
+    ``ToTensor`` or arithmetic) or int32 (NumPy): cast them, rounding first when a resize left fractions."""
+    if ctx.call is None or "tensor" not in ctx.call.args:
+        return None
+    expr = ctx.name("tensor")
+    try:
+        node = ast.parse(expr.strip(), mode="eval").body
+    except SyntaxError:
+        return None
+    facts = ctx.t("tensor")
+    recast = (_call_attr(node) in _NOT_LONG_CASTS and not _is_torch(node.func.value)
+              and (_call_attr(node) not in ("to", "type")  # .to(device) keeps the dtype: not a cast
+                   or re.search(r"int|float|bool|half|double|short|byte|Tensor", ast.unparse(node)[len(
+                       ast.unparse(node.func.value)):]) is not None))
+    if recast:  # seg.int(): the facts describe seg, not the argument; replace the cast
+        inner = ast.get_source_segment(expr.strip(), node.func.value)
+        fixed_expr = f"{inner}.long()"
+        what, facts = f"{ctx.code('tensor')} is not int64", None
+    else:
+        fixed_expr = ctx.with_method("tensor", ".long()")
+        what = (f"{ctx.code('tensor')} is {facts.dtype}" if facts is not None and facts.dtype != "?"
+                else f"{ctx.code('tensor')} is not int64")
+    fractions = facts is not None and facts.is_float and facts.values and facts.min is not None and not facts.whole
+    if fractions:
+        fixed_expr = ctx.with_method("tensor", ".round().long()")
+        why = (f" Its values are not all whole numbers ({values_text(facts)}): a label map resized with "
+               "bilinear interpolation mixes neighbouring labels; resize masks with mode='nearest', or round.")
+    elif facts is not None and facts.is_float and facts.values and facts.min is not None:
+        why = f" Its values are whole numbers ({values_text(facts)}), so the cast keeps them."
+    else:
+        why = ""
+    return Hint(
+        title=f"F.one_hot needs int64 class indices, but {what}",
+        message=f"F.one_hot only encodes int64 (LongTensor) indices; {what}. Cast it with .long().{why}",
+        fix=ctx.fix({"tensor": fixed_expr}),
+        evidence=() if recast else None,
+    )
+
+
 RULES = [swapped_arguments, argmax_input, integer_scores, integer_input_elementwise, weight_dtype,
          single_output_binary_float, float_labels, narrow_int_labels, regression_targets,
          bce_integer_labels, bce_class_indices, margin_float_labels, multilabel_margin_multi_hot,
-         float_width_mix]
+         float_width_mix, one_hot_not_long]

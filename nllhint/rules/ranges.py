@@ -469,7 +469,14 @@ def out_of_range(ctx) -> Hint | None:
           "import torch, torch.nn.functional as F\n"
           "labels = torch.tensor([1, 2, 3, 3])\n"
           "onehot = F.one_hot(labels, num_classes=3)",
-          expect=("labels - 1",)),))
+          expect=("labels - 1",)),
+          Example(
+          "import torch, torch.nn.functional as F\n"
+          "n_classes = 2\n"
+          "targets = torch.tensor([[0, 1, 255], [1, 0, 0]])   # 255 = ignore\n"
+          "one_hot = F.one_hot(targets, num_classes=n_classes)",
+          expect=("valid = targets != 255",
+                  "one_hot = F.one_hot(targets.masked_fill(~valid, 0), num_classes=n_classes) * valid.unsqueeze(-1)")),))
 def one_hot_too_large(ctx) -> Hint | None:
     """``F.one_hot`` with labels that reach num_classes: 1-based labels, or num_classes too small."""
     facts = ctx.t("tensor")
@@ -485,6 +492,9 @@ def one_hot_too_large(ctx) -> Hint | None:
                      f"Divide by 255 so the classes are 0 and 1 (num_classes=256 would make 256 classes)."),
             fix=ctx.fix({"tensor": ctx.with_method("tensor", "") + " // 255"}),
         )
+    ignored = _one_hot_ignore_label(ctx, facts, classes)
+    if ignored:
+        return ignored
     if lo >= 1 and hi == classes:
         return Hint(
             title=f"{name} is 1-based ({lo}..{hi}), but one_hot numbers classes 0..{classes - 1}",
@@ -497,6 +507,42 @@ def one_hot_too_large(ctx) -> Hint | None:
         message=(f"F.one_hot needs every value below num_classes; {name} runs {lo}..{hi}, so there are "
                  f"at least {hi + 1} classes."),
         fix=ctx.fix({"num_classes": str(hi + 1)}) or ctx.fix(add={"num_classes": str(hi + 1)}),
+    )
+
+
+def _one_hot_ignore_label(ctx, facts, classes: int) -> Hint | None:
+    """255 beside labels 0..C-1: the ignore label of segmentation masks, not class 255 (as NLH102 for CE).
+    Encoding the valid labels and leaving the ignored positions out is the fix, not num_classes=256."""
+    if facts.distinct is None:
+        return None
+    outside = {int(v) for v in facts.distinct if not 0 <= v < classes}
+    inside = [v for v in facts.distinct if 0 <= v < classes]
+    if outside != {255} or not inside or classes > 255:
+        return None
+    name, code = ctx.name("tensor"), ctx.code("tensor")
+    fixed = ctx.fix({"tensor": f"{ctx.with_method('tensor', '.masked_fill(~valid, 0)')}"})
+    zeroed = None
+    if fixed:
+        try:
+            node = ast.parse(fixed.strip()).body[0]
+        except (SyntaxError, IndexError):
+            node = None
+        value = node.value if isinstance(node, ast.Assign) else None
+        func = value.func if isinstance(value, ast.Call) else None
+        if func is not None and getattr(func, "attr", getattr(func, "id", None)) == "one_hot":
+            zeroed = f"{fixed.rstrip()} * valid.unsqueeze(-1)"  # the whole right side is the one_hot call
+    lines = [f"valid = {ctx.with_method('tensor', '')} != 255   # 255 = ignore",
+             zeroed or fixed or f"F.one_hot({name}.masked_fill(~valid, 0), num_classes={classes}) * valid.unsqueeze(-1)",
+             *([] if zeroed or not fixed else ["# zero the ignored rows of the one-hot tensor: * valid.unsqueeze(-1)"]),
+             "# and leave the ignored positions out of the loss (weight it by valid, or select [valid])"]
+    return Hint(
+        title=f"{code} uses 255 as an ignore label, but F.one_hot treats it as class 255",
+        message=(f"Apart from 255, the values of {code} lie in 0..{classes - 1}, the {classes} classes of "
+                 f"num_classes={classes}. 255 is the usual ignore label of segmentation masks (unlabeled or "
+                 f"border pixels; CrossEntropyLoss skips it with ignore_index=255): it is not a class, and "
+                 f"num_classes=256 would add {256 - classes} empty classes. Encode the valid labels with the "
+                 "ignored positions filled with 0, zero their one-hot rows, and leave them out of the loss."),
+        fix="\n".join(lines),
     )
 
 
