@@ -65,3 +65,69 @@ def test_class_weight_longer_than_the_model_with_labels_past_it_rebuilds_the_lay
     prose = _prose(run.out)
     assert "run up to 3: the data has more classes than the model predicts" in prose
     assert "model[2] = nn.Linear(model[2].in_features, 4)" in prose
+
+
+def test_whole_label_tensor_inside_a_range_loop_takes_the_loops_rows(ipython):
+    run = ipython.run('''
+        import torch, torch.nn as nn, torch.nn.functional as F
+        clf = nn.Linear(32, 10)
+        y_all = torch.randint(0, 10, (100,))
+        batch_size = 20
+        for i in range(0, 100, batch_size):
+            emb = torch.randn(batch_size, 32)
+            loss = F.cross_entropy(clf(emb), y_all)
+    ''')
+    assert not run.success and "NLH303" in run.out
+    assert "loss = F.cross_entropy(clf(emb), y_all[i:i + batch_size])" in _prose(run.out)
+
+
+def test_whole_label_tensor_with_the_inputs_sliced_takes_the_same_slice(ipython):
+    run = ipython.run('''
+        import torch, torch.nn as nn
+        model = nn.Linear(6, 3)
+        X, Y = torch.randn(90, 6), torch.randint(0, 3, (90,))
+        criterion = nn.CrossEntropyLoss()
+        for step in range(3):
+            xb = X[step * 30:(step + 1) * 30]
+            out = model(xb)
+            loss = criterion(out, Y)
+    ''')
+    assert not run.success and "NLH303" in run.out
+    assert "loss = criterion(out, Y[step * 30:(step + 1) * 30])" in _prose(run.out)
+
+
+def test_one_label_row_too_many_keeps_the_first_rows_and_says_when_that_is_right(ipython):
+    run = ipython.run('''
+        import torch, torch.nn as nn
+        scores = torch.randn(2, 3, requires_grad=True)
+        tags = torch.tensor([[1, 0, 1], [0, 1, 1], [0, 1, 1]])
+        loss = nn.MultiLabelSoftMarginLoss()(scores, tags)
+    ''')
+    assert not run.success and "NLH303" in run.out
+    prose = _prose(run.out)
+    assert "# only if the first 2 rows of tags belong to scores" in prose
+    assert "loss = nn.MultiLabelSoftMarginLoss()(scores, tags[:2])" in prose
+
+
+def test_multi_margin_labels_of_another_batch(ipython):
+    run = ipython.run('''
+        import torch, torch.nn as nn
+        svm = nn.Linear(5, 8)
+        feats = torch.randn(8, 5)
+        classes = torch.randint(0, 8, (7,))
+        hinge = nn.MultiMarginLoss()
+        loss = hinge(svm(feats), classes)
+    ''')
+    assert not run.success and "NLH335" in run.out
+    assert "loss = hinge(svm(feats)[:7], classes)" in _prose(run.out)
+
+
+def test_a_multiple_of_the_batch_gets_no_first_rows_guess(ipython):
+    run = ipython.run('''
+        import torch, torch.nn.functional as F
+        logits = torch.randn(8, 4, requires_grad=True)
+        labels = torch.randint(0, 4, (16,))
+        loss = F.cross_entropy(logits, labels)
+    ''')
+    assert not run.success and "NLH303" in run.out
+    assert "labels[:8]" not in run.out and "only if the first" not in run.out

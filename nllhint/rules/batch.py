@@ -421,7 +421,7 @@ def reshape_changes_rows(ctx) -> Hint | None:
                      f"row per sample), or drop the short batch."),
             fix="\n".join(lines),
         )
-    if target is not None and target.ndim >= 2:
+    if target is not None and target.ndim >= 2 and not ctx.family(*SHAPE_FAMILIES):  # MSE/L1: (N, k) targets
         return None
     fixed = _fixed_batch_argument(ctx, n_in, n_tg)
     if fixed:
@@ -787,7 +787,10 @@ def different_batches(ctx) -> Hint | None:
     partner = batch_partner(ctx, "input", "target", n_in)  # x_batch, y_batch = ...: y_batch goes with x_batch
     if partner:
         message += f" `{partner}`, unpacked together with the inputs, has {n_in}."
-    return Hint(title=title, message=message, fix=ctx.fix({"target": partner}) if partner else None)
+    from .samebatch import same_batch_fix
+
+    return Hint(title=title, message=message,
+                fix=ctx.fix({"target": partner}) if partner else same_batch_fix(ctx, n_in, n_tg))
 
 
 # --- shape-mismatch ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from ..probe import _num
 from .base import Example, Hint, rule
 from .options import option_fix, option_text
 from .roles import pick_fix, shape_text
+from .samebatch import same_batch_fix
 from .shapes import is_binary, long_suffix, one_hot_rows
 
 
@@ -232,7 +233,7 @@ def multi_margin_batch(ctx) -> Hint | None:
                 message=(f"MultiMarginLoss takes one class index per row of {ctx.code('input')} "
                          f"{shape_text(inp.shape)}: ({n},). The scores and the labels come from different batches "
                          "(or one of them was reshaped)."),
-                fix=ctx.fix({"target": partner}) if partner else None)
+                fix=ctx.fix({"target": partner}) if partner else same_batch_fix(ctx, n, tgt.shape[0]))
 
 
 RULES = [multi_margin_target, multi_margin_batch, margin_fractional_target, multi_margin_weight,
