@@ -80,8 +80,8 @@ def test_num_labels_in_the_same_cell_is_the_fix(ipython, tinyhf):
     assert "IndexError: Target" in run.out and "is out of bounds." in run.out
     assert "nllhint_tinyhf.py" in run.out  # the traceback is unchanged
     hint = hint_part(run.out)
-    assert "nllhint NLH103 [target-range] the model predicts 2 classes (num_labels=2), but `labels`" in hint
-    assert "set it to 5 (the largest label + 1)" in " ".join(hint.split())
+    assert "nllhint NLH103 [target-range] the model predicts 2 classes, but `labels` has labels up to 4" in hint
+    assert "comes from num_labels=2 in your code: set it to 5 (the largest label + 1)" in " ".join(hint.split())
     assert ('fix # line 1: model = AutoModelForSequenceClassification.from_pretrained("distilbert-base-uncased", '
             'num_labels=5) at cell') in " ".join(hint.split())  # a long fix line wraps at the console width
     assert re.search(r"at cell \[\d+\], line 2 · nllhint rules NLH103", hint)
@@ -139,7 +139,7 @@ def test_custom_compute_loss_in_the_cell_that_built_the_model(ipython, tinyhf):
         loss = compute_loss(model, {"input_ids": input_ids, "labels": labels})
     """)
     hint = hint_part(run.out)
-    assert "NLH103" in hint and "(num_labels=2)" in hint
+    assert "NLH103" in hint and "num_labels=2 in your code" in " ".join(hint.split())
     assert ('fix # line 3: model = AutoModelForSequenceClassification.from_pretrained("distilbert-base-uncased", '
             'num_labels=5) at cell') in " ".join(hint.split())  # a long fix line wraps at the console width
 
@@ -182,3 +182,70 @@ def test_on_cuda_the_assert_names_the_num_labels_line_without_reading_labels(ipy
     assert "The model's 2 classes come from num_labels=2 in `model = AutoModelForSequenceClassification" in flat
     assert re.search(r"\(cell \[\d+\], line 3\): if the labels go beyond 1, set num_labels there", flat)
     assert re.search(r"# cell \[\d+\], line 3: num_labels=<number of classes>, not 2", flat)
+
+
+def test_real_transformers_config_built_in_an_earlier_cell(ipython, monkeypatch):
+    """The real package (skipped without it): BertConfig answers attribute reads itself, and the config cell
+    is an earlier one than the cell that fails."""
+    pytest.importorskip("transformers")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    ipython.fresh_namespace()
+    built = ipython.run("""
+        import torch
+        from transformers import BertConfig, BertForSequenceClassification
+        config = BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                            intermediate_size=32, num_labels=2)
+        model = BertForSequenceClassification(config)
+    """)
+    run = ipython.run("""
+        input_ids = torch.randint(0, 100, (6, 8))
+        labels = torch.tensor([0, 1, 2, 3, 4, 1])
+        out = model(input_ids=input_ids, labels=labels)
+    """)
+    assert "modeling_bert.py" in run.out
+    flat = " ".join(hint_part(run.out).split())
+    assert "NLH103" in flat and "num_labels=2 in your code" in flat and "modeling_bert" not in flat
+    assert (f"fix # cell [{built.result.execution_count}], line 3: config = BertConfig(vocab_size=100, hidden_size=16, "
+            "num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, num_labels=5)") in flat
+    ipython.fresh_namespace()
+
+
+def test_real_trainer_compute_loss_with_five_classes_and_num_labels_three(ipython, monkeypatch, tmp_path):
+    """A Trainer subclass with its own compute_loss (the real packages; skipped without them): the loss
+    is the user's, in compute_loss, and the config that set the classes is in the same cell."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("accelerate")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    ipython.fresh_namespace()
+    run = ipython.run(f"""
+        import torch
+        import torch.nn.functional as F
+        from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
+
+        config = BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                            intermediate_size=32, num_labels=3)
+        model = BertForSequenceClassification(config)
+
+        class Reviews(torch.utils.data.Dataset):
+            def __len__(self):
+                return 16
+            def __getitem__(self, i):
+                return {{"input_ids": torch.randint(0, 100, (8,)), "labels": torch.tensor(i % 5)}}
+
+        class MyTrainer(Trainer):
+            def compute_loss(self, model, inputs, return_outputs=False, **kwargs):
+                labels = inputs.pop("labels")
+                outputs = model(**inputs)
+                loss = F.cross_entropy(outputs.logits, labels)
+                return (loss, outputs) if return_outputs else loss
+
+        args = TrainingArguments(output_dir={str(tmp_path / "out")!r}, max_steps=1, per_device_train_batch_size=16,
+                                 report_to="none", use_cpu=True, save_strategy="no", disable_tqdm=True,
+                                 logging_strategy="no")
+        MyTrainer(model=model, args=args, train_dataset=Reviews()).train()
+    """)
+    flat = " ".join(hint_part(run.out).split())
+    assert "NLH103" in flat and "labels up to 4" in flat and "num_labels=3 in your code" in flat
+    assert ("fix # line 5: config = BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, "
+            "num_attention_heads=2, intermediate_size=32, num_labels=5)") in flat
+    ipython.fresh_namespace()

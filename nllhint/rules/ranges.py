@@ -270,7 +270,8 @@ def _class_count_sources(ctx) -> list[tuple[str, int, str]]:
     if type(history) is list:
         for number in range(len(history) - 1, max(len(history) - 30, 0), -1):
             cell = history[number]
-            if type(cell) is str and len(cell) < 100_000 and cell not in {t for t, _, _ in texts}:
+            if (type(cell) is str and len(cell) < 100_000
+                    and cell.strip() not in {t.strip() for t, _, _ in texts}):  # not the cell that failed
                 texts.append((cell, 1, f"cell [{number}], "))
     return texts
 
@@ -329,9 +330,11 @@ def _builds_the_model(ctx, stmt) -> bool:
     targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
     if len(targets) != 1 or not isinstance(targets[0], ast.Name):
         return False
-    value = ctx.lookup(targets[0].id)
-    if type(value).__name__.endswith("Config"):
+    frame, name = ctx._user_frame, targets[0].id
+    scope = next((d for d in (frame.f_locals, frame.f_globals) if name in d), {}) if frame is not None else {}
+    if type(scope.get(name)).__name__.endswith("Config"):  # type() only: HF configs answer attributes themselves
         return True
+    value = ctx.lookup(name)
     if not issubclass(type(value), torch.nn.Module):
         return False
     if not ctx._input_params:
@@ -391,8 +394,7 @@ def too_few_outputs(ctx) -> Hint | None:
     keyword = class_count_setting(ctx, classes, needed)  # from_pretrained(..., num_labels=2)
     if keyword:
         return Hint(
-            title=f"the model predicts {classes} classes ({keyword[0]}={classes}), but {ctx.code('target')} has "
-                  f"labels up to {hi}",
+            title=f"the model predicts {classes} classes, but {ctx.code('target')} has labels up to {hi}",
             message=(f"{ctx.code('input')} has {classes} columns, one per class{where}, while the labels "
                      f"run {lo}..{hi}: the data has at least {needed} classes. The model's class count comes "
                      f"from {keyword[0]}={classes} in your code: set it to {needed} (the largest label + 1)."),
