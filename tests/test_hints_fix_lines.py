@@ -131,3 +131,17 @@ def test_a_multiple_of_the_batch_gets_no_first_rows_guess(ipython):
     ''')
     assert not run.success and "NLH303" in run.out
     assert "labels[:8]" not in run.out and "only if the first" not in run.out
+
+
+def test_ranking_scores_as_a_column_and_one_target_for_all_pairs(ipython):
+    run = ipython.run('''
+        import torch, torch.nn as nn
+        scorer = nn.Linear(10, 1)
+        rank_loss = nn.MarginRankingLoss(margin=1.0)
+        good = scorer(torch.randn(50, 10))                 # (50, 1)
+        bad = scorer(torch.randn(50, 10)).squeeze(1)       # (50,)
+        y = torch.tensor([1.0])
+        loss = rank_loss(good, bad, y)
+    ''')
+    assert not run.success and "NLH328" in run.out
+    assert "loss = rank_loss(good.squeeze(1), bad, y.expand_as(bad))" in _prose(run.out)

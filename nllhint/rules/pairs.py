@@ -578,7 +578,25 @@ def ranking_dims(ctx) -> Hint | None:
                     fix=pick_fix(ctx, {"target": ctx.with_method("target", ".squeeze(1)")}))
     return Hint(title=f"input1 {shape_text(x1.shape)}, input2 {shape_text(x2.shape)} and target "
                       f"{shape_text(y.shape)} have different numbers of dimensions",
-                message=base + " Give all three the layout of one score per pair, (N,).", fix=None)
+                message=base + " Give all three the layout of one score per pair, (N,).",
+                fix=_one_score_per_pair(ctx, x1, x2, y))
+
+
+def _one_score_per_pair(ctx, x1, x2, y) -> str | None:
+    """The user's line with (N, 1) scores squeezed and a single-value target expanded to (N,)."""
+    sizes = {t.shape[0] for t in (x1, x2) if t.ndim in (1, 2)}
+    if len(sizes) != 1 or any(t.ndim == 2 and t.shape[1] != 1 or t.ndim not in (1, 2) for t in (x1, x2)):
+        return None
+    n = sizes.pop()
+    new = {p: ctx.with_method(p, ".squeeze(1)") for p, t in (("input1", x1), ("input2", x2)) if t.ndim == 2}
+    flat = next((ctx.name(p) for p, t in (("input1", x1), ("input2", x2)) if t.ndim == 1), None)
+    if y.ndim == 2 and y.shape == (n, 1):
+        new["target"] = ctx.with_method("target", ".squeeze(1)")
+    elif y.numel == 1 and y.ndim == 1:
+        new["target"] = ctx.with_method("target", f".expand_as({flat})" if flat else f".expand({n})")
+    elif y.shape != (n,):
+        return None
+    return pick_fix(ctx, new)
 
 
 @rule("NLH329", "shape-mismatch", "HingeEmbeddingLoss given (N, D) vectors instead of one distance per pair",
