@@ -58,6 +58,8 @@ class _State:
         current, self.watch = self.watch, None
         if current is None:
             return
+        if getattr(result, "success", False):
+            _walk_cell_end(self.shell, current, getattr(result, "execution_count", None))
         report = current.stop()
         if report.calls:  # cells without loss calls stay silent
             _print(self.shell, report, quiet=self.quiet, brief=self.brief)
@@ -80,6 +82,25 @@ class _State:
         current, self.watch = self.watch, None
         if current is not None:
             current.stop()
+
+
+def _walk_cell_end(shell, watch, number) -> None:
+    """``%losscheck on``: the hand-written losses the cell just run assigned (its source, as IPython
+    compiled it, found by the cell number; IPython 7 keeps no such map: nothing is walked there)."""
+    try:
+        import linecache
+
+        mapping = getattr(shell.compile, "_filename_map", None) or {}
+        names = [name for name, n in mapping.items() if n == number]
+        if not names:
+            return
+        tree = ast.parse("".join(linecache.getlines(names[-1])))
+        from .watcher import walk_cell
+
+        walk_cell(watch, tree, names[-1], shell.user_ns)
+    except Exception:
+        if os.environ.get("NLLHINT_DEBUG"):
+            raise
 
 
 _STATES: dict[int, _State] = {}
@@ -178,19 +199,25 @@ class LossCheckMagics(Magics):
 
         watch = Watch(**options)
         watch.start()
+        ran: dict = {}
         try:
-            value = run_body(self.shell, cell)
+            value = run_body(self.shell, cell, ran)
         except BaseException:
             report = watch.stop()
             _print(self.shell, report, quiet=quiet, brief=brief)
             raise
+        if ran:  # hand-written losses the cell assigned but never passed to backward()
+            from .watcher import walk_cell
+
+            walk_cell(watch, ran["tree"], ran["filename"], self.shell.user_ns)
         report = watch.stop()
         _print(self.shell, report, quiet=quiet, brief=brief)
         return value
 
 
-def run_body(shell, cell: str):
-    """Run a cell body like ``%%time`` does, returning the value of a last expression (else None)."""
+def run_body(shell, cell: str, ran: dict | None = None):
+    """Run a cell body like ``%%time`` does, returning the value of a last expression (else None).
+    ``ran`` gets the cell's parsed tree and filename."""
     __tracebackhide__ = True  # noqa: F841
     python = shell.transform_cell(cell)
     source = "\n" + python  # line 1 is the %%losscheck line
@@ -203,6 +230,8 @@ def run_body(shell, cell: str):
     tree = shell.transform_ast(tree)
     if tree is None:
         return None
+    if ran is not None:
+        ran.update(tree=tree, filename=filename)
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr) and not _silenced(python):
         last = ast.Expression(tree.body.pop().value)

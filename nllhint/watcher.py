@@ -1173,6 +1173,31 @@ def _walk_backward(watch: "Watch", tensors, frame, key, n: int, logs: set) -> No
         site.findings[item.code] = [finding, None, 1]
 
 
+def walk_cell(watch: "Watch", tree, filename: str, namespace: dict) -> None:
+    """At the end of a ``%%losscheck`` cell (the watch still running): the hand-written losses the cell
+    assigned but never passed to backward() (``handwritten.at_cell_end``), one row per assignment line."""
+    try:
+        from .audit import handwritten
+
+        skip = {code for site in watch._sites.values() if site.loss == "backward" for code in site.findings}
+        location_of = _lazy().location_of
+        for line, expression, item, hint in handwritten.at_cell_end(tree, filename, namespace, location_of, skip):
+            key = ("cell end", filename, line)
+            site = watch._sites.get(key)
+            if site is None:
+                site = _Site(order=len(watch._sites), loss="backward", label="hand-written loss", module=None,
+                             location=location_of(filename, line), expression=expression, calls=1)
+                site._call_done = True
+                watch._sites[key] = site
+            entry = handwritten.BY_CODE[item.code]
+            site.findings[item.code] = [Finding(code=item.code, category=entry.category, severity=entry.severity,
+                                                title=hint.title, message=hint.message, fix=hint.fix,
+                                                location=site.location), None, 1]
+    except Exception:
+        if os.environ.get("NLLHINT_DEBUG"):
+            raise
+
+
 def watch(*, sample: int = DEFAULT_SAMPLE, values: bool = True, min_severity: str = "info") -> Watch:
     """Watch every loss call in a ``with`` block: ``with nllhint.watch() as report: ...``.
 

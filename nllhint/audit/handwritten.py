@@ -219,32 +219,67 @@ def _matches(kind: str, arg: str, assigned: dict[str, str]) -> str | None:
     return None
 
 
-def hints(found: list[LogFound], filename: str, location_of, line: int | None = None) -> list[tuple[LogFound, Hint]]:
+def hints(found: list[LogFound], filename: str, location_of, line: int | None = None, *,
+          under: str = "the tensor passed to backward()", more: tuple = (),
+          call: "LossAt | None" = None) -> list[tuple[LogFound, Hint]]:
     """One hint per unsafe log kind, naming the user's line and expression when the source shows it.
-    Logs after the backward() ``line`` cannot be in its graph; the nearest one before it is preferred."""
-    calls = log_calls(filename)
-    if line is not None:
-        calls = sorted((c for c in calls if c[0] <= line), key=lambda c: -c[0])
-    assigned = _assignments(filename) if calls else []
-    out = []
-    for item in found:
-        where = None
+    Logs after the backward() ``line`` cannot be in its graph; the nearest one before it is preferred.
+    ``more``: files of the user's own loss function (an earlier cell), searched after ``filename``;
+    ``call``: the user's call of that function, so a fix can be written with the caller's arguments."""
+    places = [(filename, line)] + [(f, None) for f in more if f != filename]
+    located = [(item, _locate(item, places)) for item in found]
+    target = None
+    if {"sigmoid", "1-sigmoid"} <= {item.kind for item in found}:  # a whole BCE: what multiplies log(p)
+        target = next((_bce_target(file, where) for item, (where, file) in located
+                       if item.kind == "sigmoid" and where), None)
+    return [(item, _hint(item, where, file, location_of, under=under, target=target,
+                         call=call if item.kind == "sigmoid" else None))
+            for item, (where, file) in located]
+
+
+def _locate(item: LogFound, places: list) -> tuple:
+    """(line, call, argument, softmax/sigmoid expression) of the user's log for ``item``, and its file."""
+    for filename, line in places:
+        calls = log_calls(filename)
+        if line is not None:
+            calls = sorted((c for c in calls if c[0] <= line), key=lambda c: -c[0])
+        assigned = _assignments(filename) if calls else []
         for lineno, call, arg in calls:
             inner = _matches(item.kind, arg, _before(assigned, lineno))
             if inner is not None or (item.kind == "zero" and "eps" not in arg and "clamp" not in arg):
-                where = (lineno, call, arg, inner)
-                break
-        if where is None:  # the graph proves it; name the one unprotected log of the right form, if one
-            plain = [(lineno, call, arg, None) for lineno, call, arg in calls
-                     if not any(m in arg for m in ("eps", "clamp", "+", "1e-"))
-                     and (arg.replace(" ", "").startswith(("1-", "(1-")) == (item.kind == "1-sigmoid"))]
-            if len(plain) == 1:
-                where = plain[0]
-        out.append((item, _hint(item, where, filename, location_of)))
-    return out
+                return (lineno, call, arg, inner), filename
+        # the graph proves it; name the one unprotected log of the right form, if one
+        plain = [(lineno, call, arg, None) for lineno, call, arg in calls
+                 if not any(m in arg for m in ("eps", "clamp", "+", "1e-"))
+                 and (arg.replace(" ", "").startswith(("1-", "(1-")) == (item.kind == "1-sigmoid"))]
+        if len(plain) == 1:
+            return plain[0], filename
+    return None, places[0][0]
 
 
-def _hint(item: LogFound, where, filename: str, location_of) -> Hint:
+def _bce_target(filename: str, where) -> str | None:
+    """In ``y * torch.log(p) + (1 - y) * torch.log(1 - p)``, the ``y`` multiplying the log of ``where``."""
+    text = "".join(linecache.getlines(filename))
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult)):
+            continue
+        for log, other in ((node.left, node.right), (node.right, node.left)):
+            if (isinstance(log, ast.Call) and log.lineno == where[0]
+                    and " ".join((ast.get_source_segment(text, log) or "").split()) == where[1]):
+                found = ast.get_source_segment(text, other)
+                return " ".join(found.split()) if found and isinstance(other, _OPERANDS) else None
+    return None
+
+
+_OPERANDS = (ast.Name, ast.Attribute, ast.Subscript, ast.Call)
+
+
+def _hint(item: LogFound, where, filename: str, location_of, *, under: str = "the tensor passed to backward()",
+          target: str | None = None, call: "LossAt | None" = None) -> Hint:
     line = f" ({location_of(filename, where[0])})" if where else ""
     expr = f"`{where[1]}`" if where else "a torch.log"
     inner = where[3] if where else None
@@ -256,7 +291,7 @@ def _hint(item: LogFound, where, filename: str, location_of) -> Hint:
                 better = f"F.log_softmax({found[0]}, dim={found[1] or 1})"
         return Hint(
             title=f"hand-written loss takes log of softmax: {expr}{line}",
-            message=(f"The graph under the tensor passed to backward() has log directly over a softmax "
+            message=(f"The graph under {under} has log directly over a softmax "
                      f"(certain: from grad_fn). A probability that underflows to 0 gives log(0) = -inf and "
                      f"an inf/NaN loss; log_softmax computes the same values stably (or use "
                      f"F.cross_entropy on the logits, which does both)."),
@@ -274,21 +309,145 @@ def _hint(item: LogFound, where, filename: str, location_of) -> Hint:
         better = (f"F.logsigmoid(-{z})" if item.kind == "1-sigmoid" else f"F.logsigmoid({z})") if z else None
         return Hint(
             title=f"hand-written loss takes {what}: {expr}{line}",
-            message=(f"The graph under the tensor passed to backward() has {what} (certain: from "
+            message=(f"The graph under {under} has {what} (certain: from "
                      f"grad_fn). For large scores the sigmoid rounds to exactly 0 or 1 and the log gives "
                      f"-inf, then NaN. Use F.logsigmoid, or let F.binary_cross_entropy_with_logits compute "
                      f"the whole binary cross-entropy from the raw scores."),
-            fix=(f"replace {expr} with `{better}` (or use F.binary_cross_entropy_with_logits({z}, target))"
-                 if better else "use F.binary_cross_entropy_with_logits(logits, target) on the raw scores"),
+            fix=(_bce_fix(z, target, call) if item.kind == "sigmoid" else None) or (
+                f"replace {expr} with `{better}` (or use F.binary_cross_entropy_with_logits({z}, {target or 'target'}))"
+                if better else "use F.binary_cross_entropy_with_logits(logits, target) on the raw scores"),
         )
     return Hint(
         title=f"hand-written loss takes log of a value that reached 0: {expr}{line}",
-        message=("The graph under the tensor passed to backward() has a log whose input held an exact 0 "
+        message=(f"The graph under {under} has a log whose input held an exact 0 "
                  "in this call (certain: read from the log's saved input), with no clamp or eps before "
                  "it: log(0) = -inf makes the loss inf and the gradients NaN."),
         fix=(f"clamp before the log: `torch.log({where[2]}.clamp_min(1e-8))`" if where else
              "clamp the log's input (x.clamp_min(1e-8)), or compute it in log space"),
     )
+
+
+def _bce_fix(z: str | None, target: str | None, call: "LossAt | None") -> str | None:
+    """The whole hand-written BCE as one call on the raw scores, in the caller's names when the scores
+    and the target are parameters of the user's loss function."""
+    if not (z and target):
+        return None
+    if call is not None and z in call.args and target in call.args:
+        return f"{call.name} = F.binary_cross_entropy_with_logits({call.args[z]}, {call.args[target]})"
+    return f"F.binary_cross_entropy_with_logits({z}, {target})   # in place of the hand-written BCE"
+
+
+# --- at the end of a cell: hand-written losses that never reached backward() ----------------------------
+
+MAX_NAMES = 16  # tensors the cell assigned that are walked, at most
+
+
+@dataclass(frozen=True)
+class LossAt:
+    """The user's call of their own loss function, as text: ``loss = bce_loss(head(x), t)``."""
+
+    name: str  # the name the cell assigned
+    args: dict  # the function's parameter name -> the caller's argument text
+
+
+def cell_assignments(tree: ast.AST) -> list[tuple[str, int, ast.expr]]:
+    """(name, line, value) of the last assignment of each name at the cell's top level (loops, ifs and
+    withs included; the bodies of functions and classes are not the cell's)."""
+    out: dict[str, tuple[str, int, ast.expr]] = {}
+    todo = list(getattr(tree, "body", []))
+    while todo:
+        node = todo.pop(0)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                for name in (target.elts if isinstance(target, ast.Tuple) else [target]):
+                    if isinstance(name, ast.Name):
+                        out[name.id] = (name.id, node.lineno, node.value)
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)) and isinstance(node.target, ast.Name) and node.value:
+            out[node.target.id] = (node.target.id, node.lineno, node.value)
+        todo.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt))
+    return list(out.values())
+
+
+def own_function(value: ast.expr, namespace: dict):
+    """The user's function that ``value`` calls: ``bce_loss(...)``, ``BCELossManual()(...)`` or
+    ``criterion(...)`` with ``criterion`` an instance of the user's nn.Module (its forward); else None.
+    Names are looked up in the namespace, nothing is called."""
+    if not isinstance(value, ast.Call):
+        return None
+    func, is_class_call = value.func, False
+    if isinstance(func, ast.Call):
+        func, is_class_call = func.func, True
+    if not isinstance(func, ast.Name):
+        return None
+    obj = namespace.get(func.id)
+    if is_class_call:
+        obj = getattr(obj, "forward", None) if isinstance(obj, type) else None
+    elif not callable(obj) or isinstance(obj, type):
+        return None
+    elif not hasattr(obj, "__code__"):
+        obj = getattr(type(obj), "forward", None)
+    code = getattr(obj, "__code__", None)
+    if code is None or str(getattr(obj, "__module__", "")).startswith(("torch", "nllhint")):
+        return None
+    return obj
+
+
+def _caller(name: str, value: ast.Call, func, text: str) -> LossAt | None:
+    """The caller's argument texts by the function's parameter names."""
+    import inspect
+
+    try:
+        params = [p.name for p in inspect.signature(func).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return None
+    if params[:1] == ["self"]:
+        params = params[1:]
+    args = {}
+    for param, arg in zip(params, value.args):
+        if isinstance(arg, ast.Starred):
+            break
+        args[param] = ast.get_source_segment(text, arg)
+    for kw in value.keywords:
+        if kw.arg:
+            args[kw.arg] = ast.get_source_segment(text, kw.value)
+    return LossAt(name, {k: " ".join(v.split()) for k, v in args.items() if v})
+
+
+def at_cell_end(tree: ast.AST, filename: str, namespace: dict, location_of, skip=frozenset()) -> list[tuple]:
+    """The hand-written losses a cell computed without calling backward(): for each name the cell assigned
+    that holds a one-element floating tensor with a grad_fn, the same bounded walk as at backward().
+    Returns (line, the assigned expression, LogFound, Hint) per finding; codes in ``skip`` (found by a
+    backward() walk already) are left out. Reads no value but the walk's; keeps no tensor."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return []
+    text = "".join(linecache.getlines(filename))
+    out, walked, codes = [], set(), set(skip)
+    with torch.no_grad():
+        for name, line, value in cell_assignments(tree)[-MAX_NAMES:]:
+            tensor = namespace.get(name)
+            if not isinstance(tensor, torch.Tensor) or tensor.grad_fn is None or tensor.numel() != 1:
+                continue
+            if not tensor.is_floating_point() or id(tensor.grad_fn) in walked:
+                continue
+            walked.add(id(tensor.grad_fn))
+            found = [f for f in walk(tensor) if f.code not in codes]
+            del tensor
+            if not found:
+                continue
+            func = own_function(value, namespace)
+            more = (func.__code__.co_filename,) if func is not None else ()
+            call = _caller(name, value, func, text) if func is not None else None
+            for item, hint in hints(found, filename, location_of, line, under=f"`{name}` (no backward() ran)",
+                                    more=more, call=call):
+                codes.add(item.code)
+                out.append((line, " ".join((ast.get_source_segment(text, value) or name).split()), item, hint))
+    return out
 
 
 # --- the registry entries (docs, examples): these run at backward(), never on a loss call ----------------
