@@ -145,3 +145,40 @@ def test_ranking_scores_as_a_column_and_one_target_for_all_pairs(ipython):
     ''')
     assert not run.success and "NLH328" in run.out
     assert "loss = rank_loss(good.squeeze(1), bad, y.expand_as(bad))" in _prose(run.out)
+
+
+def test_segmentation_logits_at_a_lower_resolution_than_the_masks_are_upsampled(ipython):
+    run = ipython.run('''
+        import torch, torch.nn as nn, torch.nn.functional as F
+        backbone = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(8, 4, 1))
+        images = torch.randn(2, 3, 32, 32)
+        masks = torch.randint(0, 4, (2, 32, 32))
+        criterion = nn.CrossEntropyLoss()
+        loss = criterion(backbone(images), masks)
+    ''')
+    assert not run.success and "NLH585" in run.out
+    assert ("loss = criterion(F.interpolate(backbone(images), size=masks.shape[-2:], mode='bilinear', "
+            "align_corners=False), masks)") in _prose(run.out)
+
+
+def test_log_probabilities_at_another_resolution_resize_the_labels_instead(ipython):
+    run = ipython.run('''
+        import torch, torch.nn as nn
+        head = nn.Conv2d(8, 5, 1)
+        seg_labels = torch.randint(0, 5, (2, 16, 16))
+        log_p = torch.log_softmax(head(torch.randn(2, 8, 8, 8)), dim=1)
+        loss = nn.NLLLoss()(log_p, seg_labels)
+    ''')
+    assert not run.success and "NLH585" in run.out
+    assert ("loss = nn.NLLLoss()(log_p, torch.nn.functional.interpolate(seg_labels.unsqueeze(1).float(), "
+            "size=log_p.shape[-2:], mode='nearest').squeeze(1).long())") in _prose(run.out)
+
+
+def test_sequence_tags_of_another_length_get_no_resize(ipython):
+    run = ipython.run('''
+        import torch, torch.nn.functional as F
+        logits = torch.randn(2, 3, 5)
+        tags = torch.randint(0, 3, (2, 4))
+        loss = F.cross_entropy(logits, tags)
+    ''')
+    assert not run.success and "NLH585" in run.out and "interpolate" not in run.out

@@ -134,17 +134,23 @@ def option_type(ctx) -> Hint | None:
           "scores = torch.randn(5)\n"
           "best = scores.max()\n"
           "loss = F.nll_loss(best, torch.tensor(2))",
-          expect=("(C,)", "`best`")),))
+          expect=("(C,)", "`best`", "loss = F.nll_loss(scores, torch.tensor(2))")),))
 def scalar_input(ctx) -> Hint | None:
     inp = ctx.t("input")
     if inp is None or inp.ndim != 0 or ctx.loss not in ("nll_loss", "cross_entropy"):
         return None
+    from ..source import strip_call
+
+    expr = ctx.name("input")
+    made = ctx.assigned_call(expr) if expr.isidentifier() else None  # best = scores.max()
+    whole = next((base for text in (expr, made or "") for how in ("max", "sum", "mean", "amax")
+                  if (base := strip_call(text, how))), None)
     return Hint(
         title=f"{ctx.code('input')} is a single number; {ctx.loss_label} needs one score per class",
         message=(f"{ctx.loss_label} takes scores with a class dimension: (N, C) for a batch or (C,) for one "
                  f"sample. {ctx.code('input')} is 0-d, e.g. the result of max(), sum() or a loss: pass the "
-                 "whole score vector instead."),
-        fix=None,
+                 "whole score vector instead." + (f" It was reduced from `{whole}`." if whole else "")),
+        fix=ctx.fix({"input": whole}) if whole else None,
     )
 
 
@@ -176,8 +182,29 @@ def k_dim_target(ctx) -> Hint | None:
                  f"in dim 1, and wants one class index per position: {shape_text(want)}. The sizes differ at "
                  f"{where}: the predictions and the labels cover different lengths (crop or pad one of them), "
                  "or the classes are not in dim 1."),
-        fix=None,
+        fix=_resized(ctx, inp, tgt) if diff and diff[0] >= 1 else None,
     )
+
+
+_MODES = {4: "bilinear", 5: "trilinear"}  # (N, C, H, W) and (N, C, D, H, W) score maps
+
+
+def _resized(ctx, inp, tgt) -> str | None:
+    """Segmentation scores and labels at different resolutions: scores (logits) are upsampled to the labels'
+    size; log-probabilities are not interpolated, the labels are resized (nearest) to theirs instead."""
+    mode = _MODES.get(inp.ndim)
+    if mode is None or not tgt.is_int:
+        return None
+    spatial = inp.ndim - 2
+    functional = "F" if getattr(ctx.lookup("F"), "__name__", "") == "torch.nn.functional" else "torch.nn.functional"
+    if ctx.loss == "cross_entropy":
+        new = {"input": f"{functional}.interpolate({ctx.name('input')}, size={ctx.name('target')}.shape[-{spatial}:], "
+                        f"mode='{mode}', align_corners=False)"}
+    else:
+        labels = ctx.with_method("target", ".unsqueeze(1).float()")
+        new = {"target": f"{functional}.interpolate({labels}, size={ctx.name('input')}.shape[-{spatial}:], "
+                         f"mode='nearest').squeeze(1).long()"}
+    return ctx.fix(new)
 
 
 @rule("NLH586", "wrong-loss", "1-D scores (one per sample) with 0/1 labels into CrossEntropyLoss",
