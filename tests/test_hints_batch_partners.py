@@ -1,7 +1,8 @@
-"""Fix lines for hints that used to stop at advice: labels from another batch are replaced by the labels the
-code unpacks together with the inputs (``for x_batch, y_batch in loader``), and annotator counts given to
-CrossEntropyLoss become the probabilities the message asks for. Where the code does not say which tensor is
-meant, there is still no fix line."""
+"""Fix lines for hints that used to stop at advice: labels of another batch are replaced by the labels the
+code unpacks together with the inputs (``for x_batch, y_batch in loader``), annotator counts given to
+CrossEntropyLoss become the probabilities the message asks for, and a score vector reduced to one number
+(``best = scores.max()``) is passed whole. Where the code does not say which tensor is meant, there is still
+no fix line."""
 
 import pytest
 
@@ -85,3 +86,28 @@ def test_integer_rows_that_are_not_counts_keep_no_fix_line(ipython):
     ''')
     hint = hint_part(run.out)
     assert "NLH580" in hint and "\n  fix\n" not in hint
+
+
+def test_a_score_vector_reduced_to_one_number_is_passed_whole(ipython):
+    run = ipython.run('''
+        import torch, torch.nn as nn, torch.nn.functional as F
+        classifier = nn.Linear(8, 4)
+        features, label = torch.randn(8), torch.tensor(3)
+        log_probs = F.log_softmax(classifier(features), dim=0)
+        top = log_probs.max()
+        loss = F.nll_loss(top, label)
+    ''')
+    assert not run.success and "NLH584" in run.out
+    hint = hint_part(run.out)
+    assert "It was reduced from `log_probs`." in " ".join(hint.split())
+    assert "\n  fix\n    loss = F.nll_loss(log_probs, label)\n" in hint
+
+
+def test_a_scalar_that_was_not_reduced_from_scores_gets_no_fix_line(ipython):
+    run = ipython.run('''
+        import torch, torch.nn.functional as F
+        confidence = torch.tensor(0.7)
+        loss = F.nll_loss(confidence, torch.tensor(1))
+    ''')
+    hint = hint_part(run.out)
+    assert "NLH584" in hint and "\n  fix\n" not in hint
