@@ -182,3 +182,28 @@ def test_sequence_tags_of_another_length_get_no_resize(ipython):
         loss = F.cross_entropy(logits, tags)
     ''')
     assert not run.success and "NLH585" in run.out and "interpolate" not in run.out
+
+
+def test_one_logit_head_with_cross_entropy_offers_the_binary_loss_and_says_1_class(ipython):
+    run = ipython.run('''
+        import torch, torch.nn as nn
+        spam_model = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 1))
+        loss_fn = nn.CrossEntropyLoss()
+        emails, is_spam = torch.randn(8, 10), torch.tensor([0, 1, 1, 0, 1, 0, 0, 1])
+        loss = loss_fn(spam_model(emails), is_spam)
+    ''')
+    assert not run.success and "NLH103" in run.out
+    prose = _prose(run.out)
+    assert "the model predicts 1 class," in prose and "has 1 column," in prose and "1 classes" not in prose
+    assert "loss_fn = nn.BCEWithLogitsLoss() loss = loss_fn(spam_model(emails).squeeze(1), is_spam.float())" in prose
+    assert "# or 2 outputs: spam_model[2] = nn.Linear(spam_model[2].in_features, 2)" in prose
+
+
+def test_three_labels_for_a_one_logit_head_get_no_binary_advice(ipython):
+    run = ipython.run('''
+        import torch, torch.nn as nn
+        head = nn.Linear(10, 1)
+        loss = nn.CrossEntropyLoss()(head(torch.randn(6, 10)), torch.tensor([0, 1, 2, 2, 1, 0]))
+    ''')
+    assert not run.success and "NLH103" in run.out
+    assert "BCEWithLogitsLoss" not in run.out and "head = nn.Linear(head.in_features, 3)" in run.out

@@ -418,7 +418,7 @@ def weight_length(ctx) -> Hint | None:
                + f") or `{w}` was made for another set of labels.")
         fix, why = _longer_weight_fix(ctx, w, k, classes, layers) or (None, why)
     return Hint(
-        title=f"`{w}` has {k} entries, but {ctx.code('input')} has {classes} classes",
+        title=f"`{w}` has {k} entries, but {ctx.code('input')} has {classes} class{'es' if classes != 1 else ''}",
         message=(f"{ctx.loss_label}'s weight holds one entry per class, so it needs {classes}; `{w}` has "
                  f"{k} entries. {why}"),
         fix=fix,

@@ -394,21 +394,40 @@ def too_few_outputs(ctx) -> Hint | None:
     keyword = class_count_setting(ctx, classes, needed)  # from_pretrained(..., num_labels=2)
     if keyword:
         return Hint(
-            title=f"the model predicts {classes} classes, but {ctx.code('target')} has labels up to {hi}",
-            message=(f"{ctx.code('input')} has {classes} columns, one per class{where}, while the labels "
+            title=f"the model predicts {_count(classes, 'class', 'classes')}, but {ctx.code('target')} has labels "
+                  f"up to {hi}",
+            message=(f"{ctx.code('input')} has {_count(classes, 'column')}, one per class{where}, while the labels "
                      f"run {lo}..{hi}: the data has at least {needed} classes. The model's class count comes "
                      f"from {keyword[0]}={classes} in your code: set it to {needed} (the largest label + 1)."),
             fix=f"# {keyword[1]}:\n{keyword[3]}",
         )
     setting = _classes_setting(ctx)
+    fix = (f"{layers[0]} = nn.Linear({layers[0]}.in_features, {needed})" if layers
+           else f"# last layer: nn.Linear(in_features, {needed})")
+    binary = ""
+    inp = ctx.input
+    if classes == 1 and (lo, hi) == (0, 1) and inp is not None and inp.ndim == 2:  # one logit, 0/1 labels
+        from .shapes import float_target, swap_loss
+
+        binary = (" Or keep the one output: one logit per sample with 0/1 labels is binary classification, "
+                  "which BCEWithLogitsLoss takes with float labels.")
+        fix = (swap_loss(ctx, "BCEWithLogitsLoss", "binary_cross_entropy_with_logits",
+                         {"input": ctx.with_method("input", ".squeeze(1)"),
+                          "target": float_target(ctx, inp, target)})
+               + f"   # binary: one logit per sample\n# or {needed} outputs: {fix.lstrip('# ')}")
     return Hint(
-        title=f"the model predicts {classes} classes, but {ctx.code('target')} has labels up to {hi}",
-        message=(f"{ctx.code('input')} has {classes} columns, one per class{where}, while the labels "
+        title=f"the model predicts {_count(classes, 'class', 'classes')}, but {ctx.code('target')} has labels "
+              f"up to {hi}",
+        message=(f"{ctx.code('input')} has {_count(classes, 'column')}, one per class{where}, while the labels "
                  f"run {lo}..{hi}: the data has at least {needed} classes. Build the last layer with "
-                 f"{needed} outputs" + (f" (or set {setting}={needed})." if setting else ".")),
-        fix=(f"{layers[0]} = nn.Linear({layers[0]}.in_features, {needed})" if layers
-             else f"# last layer: nn.Linear(in_features, {needed})"),
+                 f"{needed} outputs" + (f" (or set {setting}={needed})." if setting else ".") + binary),
+        fix=fix,
     )
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    """``1 class``, ``2 classes``."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 @rule("NLH104", "target-range", "labels are raw ids or values, not class indices",
