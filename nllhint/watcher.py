@@ -819,6 +819,7 @@ class Watch:
             call = lazy.LossCall(loss=site.loss, module=site.module, options=options, user=None,
                                  step=site.calls, read_values=read, _tensors=tensors)
             call.site_call = site.user_call
+            call.frame_finder = _caller_frame  # walks the live stack past nllhint and torch when asked
             if not read:
                 call.why_no_values = "values read in earlier calls only"
             unreadable = _why_unreadable(tensors)
@@ -1084,6 +1085,11 @@ class _BackwardPatch:
 
 
 _BACKWARD = _BackwardPatch()
+
+
+def _caller_frame():
+    """The user's frame above the audit that asks (the loss call being examined is still on the stack)."""
+    return _user_frame(sys._getframe(1))
 
 
 def _user_frame(frame):

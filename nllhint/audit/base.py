@@ -72,6 +72,7 @@ class LossCall:
     result_value: float | None = None  # a scalar loss's value, when read
     found: list = field(default_factory=list)  # codes of the audits that already fired on this call
     site_call: Callable | None = field(default=None, repr=False)  # builds ``call`` on first use
+    frame_finder: Callable | None = field(default=None, repr=False)  # the user's frame, while the audits run
     _tensors: dict = field(default_factory=dict, repr=False)
     _facts: dict = field(default_factory=dict, repr=False)
     _origins: dict = field(default_factory=dict, repr=False)
@@ -188,8 +189,14 @@ class LossCall:
             return self.fix({option: value})
         return self.fix(add={option: value})
 
+    def user_frame(self):
+        """The user's frame that called the loss, found on the live stack (only while the audits run; an
+        audit reads names from it, metadata only, and keeps nothing)."""
+        return self.frame_finder() if self.frame_finder is not None else None
+
     def close(self) -> None:
         self._tensors = {}
+        self.frame_finder = None
 
 
 def unwrap(expr: str, *names: str) -> tuple[str, str | None] | None:

@@ -9,6 +9,7 @@ import math
 from ..contracts import NON_NEGATIVE, POSITIVE, PROBS, UNIT, contract, effective_reduction, losses_where
 from .base import Example, Hint, LossCall, audit
 from .formats import CLASS_LOSSES
+from .views import model_reshape
 
 _HEAD = "import torch, torch.nn as nn, torch.nn.functional as F\n"
 BROADCASTING_LOSSES = tuple(sorted(losses_where(lambda c: c.broadcasts)))  # unequal shapes broadcast silently
@@ -71,7 +72,14 @@ def broadcast_mismatch(call: LossCall) -> Hint | None:
         fix = call.fix({"input": call.with_method("input", f".view_as({call.name('target')})")})
     else:
         fix = None
-    if fix is None and both == b and len(a) == len(b):
+    reshape = model_reshape(call) if fix is None and a[1:] == b[1:] else None
+    if reshape is not None:  # the rows differ because of a view(-1, k) in the model: NLH301's answer
+        fix = reshape.fix
+    elif fix is None and both == b and len(a) == len(b) and a[1:] == b[1:]:
+        fix = (f"{call.code('input')} has {a[0]} row for the {b[0]} samples of {call.code('target')}: keep the "
+               f"batch dim where the model reshapes (x.view(x.size(0), -1) or x.flatten(1), not view(-1, k)), "
+               f"or check that both come from the same batch")
+    elif fix is None and both == b and len(a) == len(b):
         fix = (f"make the model output {_shape(b)} like {call.code('target')} (e.g. the last Linear layer's "
                f"out_features), or pick the target column that {call.code('input')} predicts")
     elif fix is None and both == a and len(a) == len(b):
@@ -87,7 +95,7 @@ def broadcast_mismatch(call: LossCall) -> Hint | None:
         title=(f"{call.code('input')} {_shape(a)} and {call.code('target')} {_shape(b)} broadcast to "
                f"{_shape(both)}: {what}"),
         message=(f"The shapes differ, so {call.loss_label} broadcasts them to {_shape(both)} (certain: "
-                 f"from the shapes) and " + (
+                 f"from the shapes) and " + (f"{what}. {reshape.message} " if reshape is not None else
                      f"averages {math.prod(both)} differences instead of {max(math.prod(a), math.prod(b))}. "
                      if both != a and both != b else f"{what}. ") +
                  f"The loss is wrong without an error, and the model drifts towards predicting the mean."),

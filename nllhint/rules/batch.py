@@ -360,7 +360,7 @@ def patch_map_per_sample(ctx) -> Hint | None:
 
 
 @rule("NLH301", "batch-mismatch", "a reshape in the model (view(-1, k) or a fixed batch size) changes the rows",
-      families=BATCH_FAMILIES,
+      families=BATCH_FAMILIES + SHAPE_FAMILIES,  # MSE/L1 with (N, k) targets raise a broadcast error
       examples=(Example(
           "import torch, torch.nn as nn, torch.nn.functional as F\n"
           "class Net(nn.Module):\n"
@@ -421,7 +421,7 @@ def reshape_changes_rows(ctx) -> Hint | None:
                      f"row per sample), or drop the short batch."),
             fix="\n".join(lines),
         )
-    if target is not None and target.ndim >= 2 and not ctx.family(*SHAPE_FAMILIES):  # MSE/L1: (N, k) targets
+    if target is not None and target.ndim >= 2 and ctx.loss not in SHAPE_LOSSES:  # MSE/L1: (N, k) targets
         return None
     fixed = _fixed_batch_argument(ctx, n_in, n_tg)
     if fixed:
@@ -462,10 +462,13 @@ def reshape_changes_rows(ctx) -> Hint | None:
         if width and per_sample and per_sample != width:
             how = (f"each sample holds {per_sample} features, so view(-1, {width}) makes "
                    + (f"{per_sample // width} rows of each" if per_sample > width and per_sample % width == 0
+                      else f"one row of all {n_tg} samples" if n_in == 1
+                      else f"each row of {width // per_sample} samples" if width % per_sample == 0
                       else "rows that mix samples"))
         else:
             how = "-1 lets view choose the number of rows, so k decides how many rows each sample becomes"
-        message = (f"{tin} has {n_in} rows but {ttg} has {n_tg} labels. {where} is behind it: {how}. "
+        rows, labels = ("row" if n_in == 1 else "rows"), ("samples" if ctx.loss in SHAPE_LOSSES else "labels")
+        message = (f"{tin} has {n_in} {rows} but {ttg} has {n_tg} {labels}. {where} is behind it: {how}. "
                    "Flatten per sample instead (the batch size first), and size the next Linear layer to match.")
         lines = []
         for place, code, _ in places:
