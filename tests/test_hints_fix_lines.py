@@ -207,3 +207,38 @@ def test_three_labels_for_a_one_logit_head_get_no_binary_advice(ipython):
     ''')
     assert not run.success and "NLH103" in run.out
     assert "BCEWithLogitsLoss" not in run.out and "head = nn.Linear(head.in_features, 3)" in run.out
+
+
+LOSSCHECK = """%%losscheck
+import torch, torch.nn as nn, torch.nn.functional as F
+torch.manual_seed(0)
+"""
+
+
+def test_ctc_softmax_assigned_above_the_call_gets_a_log_softmax_line(ipython):
+    run = ipython.run(LOSSCHECK + """
+T, N, C = 20, 2, 7
+proj = nn.Linear(16, C)
+frames = torch.randn(T, N, 16)
+probs = proj(frames).softmax(dim=-1)
+targets = torch.randint(1, C, (N, 4))
+ctc = nn.CTCLoss()
+loss = ctc(probs, targets, torch.full((N,), T), torch.full((N,), 4))
+""")
+    prose = " ".join(run.out.split())
+    assert "NLH814" in prose
+    assert "fix: loss = ctc(proj(frames).log_softmax(dim=2), targets, torch.full((N,), T), torch.full((N,), 4))" in prose
+
+
+def test_poisson_rate_from_a_softplus_head_is_named_as_the_user_wrote_it(ipython):
+    run = ipython.run(LOSSCHECK + """
+count_head = nn.Sequential(nn.Linear(5, 1), nn.Softplus())
+poisson = nn.PoissonNLLLoss()
+x = torch.randn(16, 5)
+visits = torch.poisson(torch.full((16, 1), 3.0))
+loss = poisson(count_head(x), visits)
+""")
+    prose = " ".join(run.out.split())
+    assert "NLH836" in prose and "`count_head(x)` is a rate (softplus output)" in prose
+    assert "Its grad_fn says softplus produced `count_head(x)`" in prose and "0 ops" not in prose
+    assert "fix: poisson = nn.PoissonNLLLoss(log_input=False)" in prose

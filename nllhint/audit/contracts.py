@@ -602,14 +602,17 @@ def poisson_rate_with_log_input(call: LossCall) -> Hint | None:
     if found is None:
         return None
     what = "exp" if found[0] == "ExpBackward0" else "softplus"
-    expr = call.code("input")
+    # PoissonNLLLoss.forward names its input log_input, like the functional's option: the module's argument
+    param = "log_input" if not call.functional and call.call and "input" not in call.call.args else "input"
+    expr = call.code(param)
+    where = (f"Its grad_fn says {what} produced {expr}" if found[1] == 0 else
+             f"Its grad_fn shows {what} {found[1]} op{'s' if found[1] != 1 else ''} below {expr}")
     fix = call.set_option("log_input", "False") or (
         f"{call.call.callee} = nn.PoissonNLLLoss(log_input=False)" if call.call and call.call.callee.isidentifier()
         else "create the loss with nn.PoissonNLLLoss(log_input=False), or pass the log-rate")
     return Hint(
         title=f"{expr} is a rate ({what} output) but {call.loss_label} has log_input=True",
-        message=(f"Its grad_fn shows {what} {found[1]} op{'s' if found[1] != 1 else ''} below {expr} (certain), "
-                 f"so {expr} is already a rate. With log_input=True, {call.loss_label} reads its input as the "
+        message=(f"{where} (certain), so {expr} is already a rate. With log_input=True, {call.loss_label} reads its input as the "
                  f"LOG of the rate and applies exp again: the model fits log(rate) instead of the rate. Pass "
                  f"log_input=False, or give the raw output before the {what}."),
         fix=fix,

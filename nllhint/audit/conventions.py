@@ -12,7 +12,7 @@ import math
 
 from ..probe import _num
 from .base import Example, Hint, LossCall, audit, method_on, unwrap
-from .formats import LINEAR, SQUASHED, log_probabilities_of, probability_rows, squashed_upstream
+from .formats import LINEAR, SQUASHED, _assigned_activation, log_probabilities_of, probability_rows, squashed_upstream
 
 _HEAD = "import torch, torch.nn as nn, torch.nn.functional as F\n"
 _KL_DATA = ("torch.manual_seed(0)\n"
@@ -348,11 +348,11 @@ def ctc_not_log_probs(call: LossCall) -> Hint | None:
         dim_name = {0: "time (dim 0)", 1: "the batch (dim 1)"}.get(o.dim, f"dim {o.dim}")
         what = f"{o.producer} over {dim_name}, not over the {shape[2]} classes"
         why = f"{o.evidence(call.name(name))} with dim={o.dim} (certain)"
-        found = unwrap(call.name(name), o.producer)
+        found = unwrap(call.name(name), o.producer) or _assigned(call, name, o)
         inner = found[0] if found else None
     elif o.producer == "softmax":
         what, why = "probabilities, not log-probabilities", f"{o.evidence(call.name(name))} (certain)"
-        found = unwrap(call.name(name), "softmax")
+        found = unwrap(call.name(name), "softmax") or _assigned(call, name, o)  # out = F.softmax(...) above
         inner = found[0] if found else None
     elif o.producer in LINEAR:
         what = "raw scores, not log-probabilities"
@@ -371,10 +371,12 @@ def ctc_not_log_probs(call: LossCall) -> Hint | None:
             inner = call.name(name)
         else:
             return None
-    if inner is None:
-        new = None
-    else:
+    if inner is not None:
         new = method_on(inner, ".log_softmax(dim=2)")
+    elif o.producer == "softmax" and o.dim in (2, None):  # probabilities over the classes: their log
+        new = call.with_method(name, ".clamp_min(1e-8).log()")
+    else:
+        new = None
     return Hint(
         title=f"{call.loss_label} got {expr} as {what}",
         message=(f"{_cap(why)}. {call.loss_label} wants (T, N, C) log-probabilities normalised over the "
@@ -382,6 +384,13 @@ def ctc_not_log_probs(call: LossCall) -> Hint | None:
                  f"and training goes nowhere."),
         fix=(call.fix({name: new}) if new else None) or "apply .log_softmax(dim=2) to the (T, N, C) scores",
     )
+
+
+def _assigned(call: LossCall, name: str, o) -> tuple[str, str | None] | None:
+    """``out = F.softmax(scores, dim=2)`` above the call, when grad_fn says that softmax made ``out`` as it is."""
+    if o.reshaped or o.reordered or o.producer not in ("softmax", "log_softmax"):
+        return None
+    return _assigned_activation(call, name, o.producer)
 
 
 @audit("NLH815", "ctc-format", "CTCLoss is inf: an input is too short for its target (zero_infinity=False)",
