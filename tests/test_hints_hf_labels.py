@@ -249,3 +249,23 @@ def test_real_trainer_compute_loss_with_five_classes_and_num_labels_three(ipytho
     assert ("fix # line 5: config = BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, "
             "num_attention_heads=2, intermediate_size=32, num_labels=5)") in flat
     ipython.fresh_namespace()
+
+
+def test_moving_the_model_in_a_later_cell_keeps_the_build_cell(ipython, tinyhf):
+    ipython.run(BATCH)
+    built = ipython.run('model = AutoModelForSequenceClassification.from_pretrained("bert-base-cased", num_labels=2)')
+    ipython.run('model = model.to("cpu")')
+    run = ipython.run("outputs = model(input_ids=input_ids, labels=labels)")
+    assert (f"\n  fix\n    # cell [{built.result.execution_count}], line 1:\n"
+            '    model = AutoModelForSequenceClassification.from_pretrained("bert-base-cased", num_labels=5)\n'
+            ) in hint_part(run.out)
+
+
+def test_a_model_rebuilt_without_the_keyword_is_not_fixed_in_the_old_cell(ipython, tinyhf):
+    ipython.run(BATCH)
+    ipython.run('model = AutoModelForSequenceClassification.from_pretrained("bert-base-cased", num_labels=2)')
+    ipython.run('model = TinyForSequenceClassification(TinyConfig())   # num_labels left at its default, 2')
+    run = ipython.run("outputs = model(input_ids=input_ids, labels=labels)")
+    hint = hint_part(run.out)
+    assert "NLH103" in hint and "from_pretrained" not in hint
+    assert "\n  fix\n    # last layer: nn.Linear(in_features, 5)\n" in hint

@@ -283,34 +283,35 @@ def class_count_setting(ctx, classes: int, needed: int | str) -> tuple[str, str,
     the statement is the user's own, with only the number changed."""
     from ..source import _offset
 
+    rebound: set[str] = set()  # names a newer cell (or the function) assigns anew: older builds no longer count
     for text, first, where in _class_count_sources(ctx):
         text = textwrap.dedent(text)
         try:
             tree = ast.parse(text)
         except SyntaxError:
             continue
-        lines = text.splitlines(keepends=True)
+        last = _last_assignments(tree)
         hits = []
         for stmt in ast.walk(tree):
             if not (isinstance(stmt, (ast.Assign, ast.AnnAssign)) and _builds_the_model(ctx, stmt)):
                 continue
+            name = (stmt.targets[0] if isinstance(stmt, ast.Assign) else stmt.target).id
+            if name in rebound or last.get(name) != stmt.lineno:
+                continue
             for node in ast.walk(stmt):
-                if not isinstance(node, ast.Call):
-                    continue
-                for kw in node.keywords:
+                for kw in node.keywords if isinstance(node, ast.Call) else ():
+                    value = kw.value
                     if kw.arg not in CLASS_KEYWORDS:
                         continue
-                    value = kw.value
                     if isinstance(value, ast.Name) and ctx.lookup(value.id) == classes:  # num_labels=NUM_LABELS
-                        setting = _assigned_number(tree, value.id, classes)
-                        if setting is not None:
-                            stmt, value = setting
-                    elif not (isinstance(value, ast.Constant) and type(value.value) is int and value.value == classes):
-                        continue
-                    hits.append((stmt, value, kw.arg))
+                        hits.append((*(_assigned_number(tree, value.id, classes) or (stmt, value)), kw.arg))
+                    elif isinstance(value, ast.Constant) and type(value.value) is int and value.value == classes:
+                        hits.append((stmt, value, kw.arg))
         if not hits:
+            rebound |= set(last)
             continue
         stmt, value, keyword = max(hits, key=lambda h: h[0].lineno)  # the latest build wins
+        lines = text.splitlines(keepends=True)
         start = _offset(lines, stmt.lineno, stmt.col_offset)
         edit = (_offset(lines, value.lineno, value.col_offset) - start,
                 _offset(lines, value.end_lineno, value.end_col_offset) - start)
@@ -319,6 +320,21 @@ def class_count_setting(ctx, classes: int, needed: int | str) -> tuple[str, str,
         line = first + stmt.lineno - 1
         return keyword, f"{where}line {line}", statement, fixed
     return None
+
+
+def _last_assignments(tree) -> dict[str, int]:
+    """The line of the last ``name = ...`` for each plain name; ``model = model.to(device)`` (built from the
+    old value) does not count as a new model."""
+    found: dict[str, int] = {}
+    for stmt in ast.walk(tree):
+        if not isinstance(stmt, (ast.Assign, ast.AnnAssign)) or stmt.value is None:
+            continue
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        uses = {n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)}
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id not in uses:
+                found[target.id] = max(found.get(target.id, 0), stmt.lineno)
+    return found
 
 
 def _builds_the_model(ctx, stmt) -> bool:
