@@ -52,7 +52,7 @@ def test_view_merging_pairs_of_samples_raises_and_names_the_line(ipython):
     run = ipython.run(net(k="8 * 8 * 8 * 2", view="-1, 8 * 8 * 8 * 2"))
     assert "The size of tensor a (4) must match the size of tensor b (8)" in run.out, run.out
     assert "nllhint NLH301 [batch-mismatch]" in run.out, run.out
-    assert "each row of 2 samples" in run.out, run.out
+    assert "rows of 2 samples each" in run.out, run.out
     assert "x.view(-1, 8 * 8 * 8 * 2)  ->  x.view(x.size(0), -1)" in run.out, run.out
 
 

@@ -463,7 +463,7 @@ def reshape_changes_rows(ctx) -> Hint | None:
             how = (f"each sample holds {per_sample} features, so view(-1, {width}) makes "
                    + (f"{per_sample // width} rows of each" if per_sample > width and per_sample % width == 0
                       else f"one row of all {n_tg} samples" if n_in == 1
-                      else f"each row of {width // per_sample} samples" if width % per_sample == 0
+                      else f"rows of {width // per_sample} samples each" if width % per_sample == 0
                       else "rows that mix samples"))
         else:
             how = "-1 lets view choose the number of rows, so k decides how many rows each sample becomes"
