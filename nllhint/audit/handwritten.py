@@ -11,8 +11,13 @@ inside a watched loss's own node: those calls have their own audits) and asks wh
 * ``log`` of values that can reach 0 (relu, exp, a product with a mask) with no clamp or eps between,
   and that did reach 0 in this call (read from the log's saved input, bounded) (NLH832).
 
+A loss that never reaches ``backward()`` (``loss = bce_loss(head(x), t)``, then nothing) is walked at
+the end of a ``%%losscheck`` cell instead: each one-element floating tensor with a grad_fn that the cell
+assigned (names read from the cell's AST, values from the namespace; nothing is run) gets the same walk.
+
 Reads no value except the log's saved input for NLH832; keeps nothing. The user's expression for the log
-is found by parsing the source of the ``backward()`` caller's file (a notebook cell) for ``log`` calls.
+is found by parsing the source of the ``backward()`` caller's file (a notebook cell) for ``log`` calls,
+and, at the end of a cell, the file of the user's own loss function or nn.Module the assignment called.
 """
 
 from __future__ import annotations
@@ -480,7 +485,16 @@ def log_of_softmax_at_backward(call) -> None:
                          "p = torch.sigmoid(head(x))\n"
                          "loss = -(y * torch.log(p)).mean()\n"
                          "loss.backward()",
-                         expect=("NLH831", "F.logsigmoid(head(x))")),))
+                         expect=("NLH831", "F.logsigmoid(head(x))")),
+                 Example(_HEAD + "torch.manual_seed(0)\n"
+                         "class BCELossManual(nn.Module):\n"
+                         "    def forward(self, logits, target):\n"
+                         "        p = torch.sigmoid(logits)\n"
+                         "        return -(target * torch.log(p) + (1 - target) * torch.log(1 - p)).mean()\n"
+                         "head = nn.Linear(4, 1)\n"
+                         "x, y = torch.randn(8, 4) * 30, torch.randint(0, 2, (8, 1)).float()\n"
+                         "loss = BCELossManual()(head(x), y)   # nan, and no backward() in the cell",
+                         expect=("NLH831", "loss = F.binary_cross_entropy_with_logits(head(x), y)"))))
 def log_of_sigmoid_at_backward(call) -> None:
     """log(sigmoid(z)) rounds to log(0) = -inf for very negative z; F.logsigmoid(z) is exact."""
     return None
