@@ -160,3 +160,27 @@ def test_correct_layout_prints_nothing_in_default_mode(ipython, name):
     run = ipython.run(HEAD + CORRECT[name])
     assert run.success, run.out
     assert "nllhint" not in run.out, run.out
+
+
+def test_linear_outputs_transposed_to_channels_first_then_flattened(ipython):
+    run = ipython.run("%%losscheck\n" + HEAD + """
+N, T, C = 4, 6, 5
+head = nn.Linear(16, C)
+y = torch.randint(0, C, (N, T))
+scores = head(torch.randn(N, T, 16)).transpose(1, 2)     # (N, C, T) for CrossEntropyLoss
+loss = F.cross_entropy(scores.reshape(-1, C), y.reshape(-1))
+""")
+    assert "NLH842 [class-dim]" in run.out, run.out
+    assert "loss = F.cross_entropy(scores, y)" in run.out, run.out
+
+
+def test_flat_layer_output_viewed_in_groups_gets_nothing(ipython):
+    # (N, C*K) from one Linear viewed as (N, C, K) and then (-1, C): an arrangement the layer learns
+    run = ipython.run("%%losscheck\n" + HEAD + """
+N, C, K = 8, 5, 7
+head = nn.Linear(16, C * K)
+y = torch.randint(0, C, (N, K))
+out = head(torch.randn(N, 16)).view(N, C, K)
+loss = F.cross_entropy(out.view(-1, C), y.view(-1))
+""")
+    assert "no problems found" in run.out, run.out

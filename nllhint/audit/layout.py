@@ -24,8 +24,10 @@ _KEEPS_CHANNELS = frozenset({
     "ReluBackward0", "LeakyReluBackward0", "GeluBackward0", "EluBackward0", "SiluBackward0", "TanhBackward0",
     "HardtanhBackward0", "NativeBatchNormBackward0", "CudnnBatchNormBackward0", "NativeDropoutBackward0",
     "CloneBackward0", "ToCopyBackward0", "UpsampleBilinear2DBackward0", "UpsampleNearest2DBackward0",
-    "UpsampleNearest1DBackward0", "UpsampleLinear1DBackward0", "AddBackward0",
+    "UpsampleNearest1DBackward0", "UpsampleLinear1DBackward0", "AddBackward0", "LogSoftmaxBackward0",
+    "SoftmaxBackward0",
 })
+_COPIES = frozenset({"CloneBackward0", "ToCopyBackward0", "AliasBackward0", "ContiguousBackward0"})
 _CONVS = frozenset({"ConvolutionBackward0", "MkldnnConvolutionBackward0", "CudnnConvolutionBackward0",
                     "SlowConv2DBackward0", "ConvolutionBackwardOverrideable"})
 
@@ -60,6 +62,18 @@ def _after_conv(node) -> bool:
         node = next((f for f, _ in node.next_functions if f is not None and type(f).__name__ != "AccumulateGrad"),
                     None)
     return False
+
+
+def _moved_to_dim_1(call: LossCall, node) -> bool:
+    """A Linear layer's outputs (classes last), transposed into dim 1 right before the flattening."""
+    for _ in range(4):
+        if node is None or type(node).__name__ not in _COPIES:
+            break
+        node = next((f for f, _ in node.next_functions if f is not None), None)
+    if node is None or type(node).__name__ not in ("TransposeBackward0", "PermuteBackward0"):
+        return False
+    o = call.origin("input")
+    return o.producer == "linear" and o.reordered
 
 
 def _flat_labels_of(call: LossCall, name: str = "target") -> tuple[str, tuple[int, ...]] | None:
@@ -138,12 +152,11 @@ def channels_first_flattened(call: LossCall) -> Hint | None:
     if _after_conv(parent):
         why = (f"its grad_fn says a convolution produced the {_shape(before)} tensor, and a convolution "
                f"writes its {c} channels to dim 1 (certain)")
-    elif before[-1] % c:
-        why = (f"its grad_fn says {inp} was reshaped from {_shape(before)}: the {c} classes sit in dim 1, and "
-               f"{before[-1]} (the last dim) is not a multiple of {c}, so every row of {c} straddles two "
-               f"classes (likely)")
+    elif _moved_to_dim_1(call, parent):
+        why = (f"its grad_fn says a Linear layer produced the scores, which were then transposed to "
+               f"{_shape(before)}: the Linear layer's {c} outputs now sit in dim 1 (likely)")
     else:
-        return None
+        return None  # a view of a flat layer output ((N, C*K).view(N, C, K)) is an arrangement it can learn
     order = ", ".join(["0"] + [str(d) for d in range(2, len(before))] + ["1"])
     parts = _reshape_call(expr)
     lines = []
