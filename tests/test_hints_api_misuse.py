@@ -252,3 +252,17 @@ def test_a_loss_with_a_regularisation_term_is_named_not_the_bare_call(ipython):
     ''')
     hint = hint_part(run.out)
     assert "NLH595" in hint and "\n  fix\n    total.backward()\n" in hint
+
+
+def test_the_loss_computed_in_the_previous_cell(ipython):
+    ipython.run(SETUP)
+    ipython.run('''
+        criterion = nn.CrossEntropyLoss()
+        inputs, labels = next(iter(loader))
+        optimizer.zero_grad()
+        batch_loss = criterion(model(inputs), labels)
+        print(batch_loss)
+    ''')
+    run = ipython.run("criterion.backward()\noptimizer.step()")
+    assert not run.success and "NLH595" in run.out
+    assert "\n  fix\n    batch_loss.backward()\n" in hint_part(run.out)

@@ -22,32 +22,48 @@ def _result_of(ctx, receiver: str) -> tuple[str | None, str | None]:
 
     The last assignment ``name = receiver(...)`` at or before the failing line wins (a loop body); without one,
     ``(None, text of a call of receiver)`` when the cell or function has one, so ``.backward()`` goes on it.
+    A notebook's earlier cell counts too (the loss computed in one cell, ``criterion.backward()`` in the next)
+    when its name still holds a tensor.
     """
+    import torch
+
+    from .ranges import user_texts
+
     found = ctx.user_source()
-    if not found:
-        return None, None
-    text = textwrap.dedent(found[0])
+    line = ctx.call.lineno - found[1] + 1 if found else 0
+    for number, (text, first, where) in enumerate(user_texts(ctx)):
+        named, calls = _calls_of(textwrap.dedent(text), receiver)
+        if number:  # the enclosing cell or an earlier one: only while its variable still holds the loss tensor
+            named = [n for n in named if issubclass(type(ctx.lookup(n[1])), torch.Tensor)]
+            calls = []
+        before = [n for n in named if number or n[0] <= line] or named
+        if before:
+            return before[-1][1], before[-1][2]
+        if calls:
+            return None, min(calls)[1]
+    return None, None
+
+
+def _calls_of(text: str, receiver: str) -> tuple[list, list]:
+    """``(assignments, calls)`` of ``receiver(...)`` in ``text``: ``(line, variable, statement)`` for each
+    assignment whose value calls it (``loss = criterion(out, y) + reg``, ``total += ...``), ``(line, call)``
+    for every call; sorted by line."""
     try:
         tree = ast.parse(text)
     except SyntaxError:
-        return None, None
-    line = ctx.call.lineno - found[1] + 1
+        return [], []
     named, calls = [], []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and ast.get_source_segment(text, node.func) == receiver:
             calls.append((node.lineno, ast.get_source_segment(text, node)))
         if (isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and node.value is not None
                 and any(isinstance(n, ast.Call) and ast.get_source_segment(text, n.func) == receiver
-                        for n in ast.walk(node.value))):  # loss = criterion(out, y) + 0.1 * reg; total += ...
+                        for n in ast.walk(node.value))):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             if len(targets) == 1 and isinstance(targets[0], (ast.Name, ast.Attribute)):
                 named.append((node.lineno, ast.get_source_segment(text, targets[0]),
                               ast.get_source_segment(text, node)))
-    named.sort()
-    before = [n for n in named if n[0] <= line] or named
-    if before:
-        return before[-1][1], before[-1][2]
-    return None, (min(calls)[1] if calls else None)
+    return sorted(named), sorted(calls)
 
 
 @rule("NLH595", "bad-option", "`.backward()` (or .item()) called on the loss module instead of the loss it returned",

@@ -254,9 +254,10 @@ def _classes_setting(ctx) -> str | None:
 CLASS_KEYWORDS = ("num_labels", "num_classes", "n_classes", "nb_classes", "n_labels", "num_outputs")
 
 
-def _class_count_sources(ctx) -> list[tuple[str, int, str]]:
-    """``(text, first line, where)`` of the user's code that may build the model: the function or cell that
-    called the loss, the whole cell or file it is in, then IPython's earlier cells (newest first, a few)."""
+def user_texts(ctx) -> list[tuple[str, int, str]]:
+    """``(text, first line, where)`` of the user's code, nearest first: the function or cell that failed, the
+    whole cell or file it is in, then IPython's earlier cells (newest first, a few). Where the model was built
+    (``num_labels=``) or the loss computed is often one of these, not the failing line's function."""
     found = ctx.user_source()
     texts = [(found[0], found[1], "")] if found else []
     frame = ctx._user_frame
@@ -284,7 +285,7 @@ def class_count_setting(ctx, classes: int, needed: int | str) -> tuple[str, str,
     from ..source import _offset
 
     rebound: set[str] = set()  # names a newer cell (or the function) assigns anew: older builds no longer count
-    for text, first, where in _class_count_sources(ctx):
+    for text, first, where in user_texts(ctx):
         text = textwrap.dedent(text)
         try:
             tree = ast.parse(text)
