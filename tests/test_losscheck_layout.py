@@ -184,3 +184,31 @@ out = head(torch.randn(N, 16)).view(N, C, K)
 loss = F.cross_entropy(out.view(-1, C), y.view(-1))
 """)
     assert "no problems found" in run.out, run.out
+
+
+def test_seq_first_scores_against_transposed_labels_copied_by_reshape(ipython):
+    run = ipython.run("%%losscheck\n" + HEAD + """
+V, T, B = 12, 5, 4
+rnn = nn.GRU(8, 16)
+out_layer = nn.Linear(16, V)
+labels_tb = torch.randint(0, V, (T, B))
+labels = labels_tb.t()                 # (B, T), not contiguous: reshape(-1) copies
+h, _ = rnn(torch.randn(T, B, 8))
+logits = out_layer(h)
+loss = F.cross_entropy(logits.reshape(-1, V), labels.reshape(-1))
+""")
+    assert "NLH843 [class-dim]" in run.out, run.out
+    assert "logits.transpose(0, 1).reshape(-1, V)" in run.out, run.out
+
+
+def test_seq_first_scores_against_seq_first_labels_given_transposed_twice_get_nothing(ipython):
+    run = ipython.run("%%losscheck\n" + HEAD + """
+V, T, B = 12, 5, 4
+rnn = nn.GRU(8, 16)
+out_layer = nn.Linear(16, V)
+labels = torch.randint(0, V, (B, T))
+h, _ = rnn(torch.randn(T, B, 8))
+logits = out_layer(h)
+loss = F.cross_entropy(logits.reshape(-1, V), labels.t().reshape(-1))
+""")
+    assert "no problems found" in run.out, run.out

@@ -78,13 +78,16 @@ def _moved_to_dim_1(call: LossCall, node) -> bool:
 
 def _flat_labels_of(call: LossCall, name: str = "target") -> tuple[str, tuple[int, ...]] | None:
     """``("tags", (N, T))`` when the argument is written ``tags.view(-1)`` / ``.reshape(-1)`` / ``.flatten()``
-    and is, element for element, that tensor flattened (a view of the same memory, same size, contiguous)."""
+    and is that tensor flattened: a view of the same memory (same size, contiguous), or, for a copy
+    (``reshape`` of a transposed tensor), the tensor bound to that name in the user's frame (shape only)."""
+    import torch
+
     t = call.tensor(name)
-    base = getattr(t, "_base", None)
-    if t is None or base is None or t.dim() != 1 or base.dim() < 2:
+    if t is None or t.dim() != 1:
         return None
-    if (base.numel() != t.numel() or not base.is_contiguous() or not t.is_contiguous()
-            or base.data_ptr() != t.data_ptr()):
+    base = getattr(t, "_base", None)
+    if base is not None and (base.dim() < 2 or base.numel() != t.numel() or not base.is_contiguous()
+                             or not t.is_contiguous() or base.data_ptr() != t.data_ptr()):
         return None
     expr = call.name(name)
     try:
@@ -102,6 +105,13 @@ def _flat_labels_of(call: LossCall, name: str = "target") -> tuple[str, tuple[in
         inner = inner.func.value
     if not isinstance(inner, ast.Name):
         return None
+    if base is None:  # a copy: the name's tensor in the user's frame, read from its metadata
+        frame = call.user_frame()
+        scopes = (frame.f_locals, frame.f_globals) if frame is not None else ()
+        base = next((scope[inner.id] for scope in scopes if inner.id in scope), None)
+        del frame, scopes
+        if not issubclass(type(base), torch.Tensor) or base.dim() < 2 or base.numel() != t.numel():
+            return None
     return inner.id, tuple(int(s) for s in base.shape)
 
 
