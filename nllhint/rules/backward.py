@@ -940,6 +940,188 @@ def graph_cut(ctx) -> Hint | None:
     )
 
 
+# --- a loss rebuilt from Python numbers: losses.append(loss.item()) ... torch.tensor(losses).mean() ------------
+
+NUMBER_CUTS = {"item": ".item()", "tolist": ".tolist()", "numpy": ".numpy()", "detach": ".detach()"}
+COLLECT = ("append", "extend", "insert")
+REBUILD = {"tensor", "Tensor", "FloatTensor", "DoubleTensor", "as_tensor", "from_numpy"}  # torch.<name>(list)
+REDUCE = {"mean": ".mean()", "average": ".mean()", "sum": ".sum()", "nanmean": ".mean()", "fsum": ".sum()"}
+
+
+def _to_number(node) -> ast.AST | None:
+    """In ``x``, the ``loss.item()`` / ``float(loss)`` / ``.tolist()`` / ``.numpy()`` that made a number."""
+    for sub in ast.walk(node):
+        if not isinstance(sub, ast.Call):
+            continue
+        if isinstance(sub.func, ast.Attribute) and sub.func.attr in NUMBER_CUTS and not sub.args:
+            return sub
+        if isinstance(sub.func, ast.Name) and sub.func.id == "float" and len(sub.args) == 1:
+            return sub
+    return None
+
+
+def _collections(prog: Program, until: int) -> dict[str, tuple[ast.stmt, ast.AST, ast.AST]]:
+    """list name -> (statement, collected expression, the number-making call) for lists filled with numbers
+    made from tensors: ``losses.append(loss.item())``, ``losses += [float(loss)]``, ``[l.item() for ...]``."""
+    found = {}
+    for stmt in ast.walk(prog.tree):
+        if not isinstance(stmt, ast.stmt) or stmt.lineno > until:
+            continue
+        name, value = None, None
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+            call = stmt.value
+            if isinstance(call.func, ast.Attribute) and call.func.attr in COLLECT and call.args \
+                    and isinstance(call.func.value, ast.Name):
+                name, value = call.func.value.id, call.args[-1]
+        elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name) and isinstance(stmt.op, ast.Add):
+            name, value = stmt.target.id, stmt.value
+        elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) \
+                and isinstance(stmt.value, (ast.ListComp, ast.List)):
+            name, value = stmt.targets[0].id, stmt.value
+        cut = _to_number(value) if value is not None else None
+        if cut is not None and name not in found:
+            found[name] = (stmt, value, cut)
+    return found
+
+
+def _holds_numbers(value) -> bool:
+    """A list (or NumPy array) of plain numbers: a look at its first element only."""
+    if type(value).__module__ == "numpy":
+        return getattr(getattr(value, "dtype", None), "kind", "") in "fiu"
+    if not isinstance(value, list) or not value:
+        return False
+    first = value[0]
+    return isinstance(first, (float, int)) or type(first).__module__ == "numpy"
+
+
+def _reduced(node, names: dict) -> tuple[str, str] | None:
+    """``np.mean(losses)``, ``sum(losses)``, ``statistics.mean(losses)``: the list's name and the reduction."""
+    if not (isinstance(node, ast.Call) and len(node.args) == 1 and isinstance(node.args[0], ast.Name)):
+        return None
+    inner = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+    if inner in REDUCE and node.args[0].id in names:
+        return node.args[0].id, REDUCE[inner]
+    return None
+
+
+def _rebuilt(node, names: dict, aliases: dict) -> tuple[ast.Call, str, str, str | None] | None:
+    """``torch.tensor(losses)``, ``torch.tensor(np.mean(losses))``, ``torch.FloatTensor(losses)``,
+    ``torch.as_tensor(avg)`` after ``avg = np.mean(losses)``: the rebuilding call, the list's name, the
+    reduction to keep (``.mean()`` or "") and the alias's name (``avg``) when it went through one."""
+    for sub in ast.walk(node):
+        if not (isinstance(sub, ast.Call) and sub.args):
+            continue
+        func = sub.func
+        is_rebuild = (isinstance(func, ast.Attribute) and func.attr in REBUILD and isinstance(func.value, ast.Name)
+                      and func.value.id == "torch") or (isinstance(func, ast.Name) and func.id == "tensor")
+        if not is_rebuild:
+            continue
+        arg = sub.args[0]
+        if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute) and arg.func.attr in ("array", "asarray") \
+                and arg.args:
+            arg = arg.args[0]  # torch.from_numpy(np.array(losses))
+        reduced = _reduced(arg, names)
+        if reduced:
+            return sub, reduced[0], reduced[1], None
+        if isinstance(arg, ast.Name) and arg.id in names:
+            return sub, arg.id, "", None
+        if isinstance(arg, ast.Name) and arg.id in aliases:
+            return sub, aliases[arg.id][0], aliases[arg.id][1], arg.id
+    return None
+
+
+@rule("NLH714", "no-grad", "the loss is rebuilt with torch.tensor from numbers collected with .item()/float()",
+      families=("no-grad",),
+      examples=(Example(
+          "import torch, torch.nn as nn, torch.nn.functional as F\n"
+          "model = nn.Linear(4, 1)\n"
+          "losses = []\n"
+          "for i in range(3):\n"
+          "    x, y = torch.randn(5, 4), torch.randn(5, 1)\n"
+          "    losses.append(F.mse_loss(model(x), y).item())\n"
+          "total = torch.tensor(losses).mean()\n"
+          "total.backward()",
+          expect=("line 6", ".item()", "losses.append(F.mse_loss(model(x), y))", "total = torch.stack(losses).mean()")),))
+def numbers_rebuilt(ctx) -> Hint | None:
+    """``losses.append(loss.item())`` then ``torch.tensor(losses).mean().backward()``: the numbers have no
+    history, so the new tensor has none either. Read from the code (parsed) and the list's first element."""
+    loss = _no_grad_ctx(ctx)
+    if loss is None or "loss" not in ctx.call.args:
+        return None
+    prog = user_program(ctx)
+    if prog is None:
+        return None
+    rel = ctx.call.lineno - prog.start + 1
+    receiver_text = ctx.call.args["loss"].strip()
+    try:
+        receiver = ast.parse(receiver_text, mode="eval").body
+    except SyntaxError:
+        return None
+    collected = {n: c for n, c in _collections(prog, rel).items() if _holds_numbers(ctx.lookup(n))}
+    if not collected:
+        return None
+    path, _ = path_to(prog, load_names(receiver), rel)
+    aliases = {}  # avg = np.mean(losses)
+    for stmt, value in path:
+        reduced = _reduced(value, collected)
+        if reduced and isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
+            aliases[stmt.targets[0].id] = (*reduced, stmt)
+    found, at = _rebuilt(receiver, collected, aliases), None
+    for stmt, value in reversed(path):
+        if found is None:
+            found, at = _rebuilt(value, collected, aliases), stmt
+    if found is None:
+        return None
+    call, name, reduce, alias = found
+    stmt, _, cut = collected[name]
+    if carries_grad(ctx, cut.args[0] if not isinstance(cut.func, ast.Attribute) else cut.func.value) == "no":
+        return None  # numbers from tensors without grad (accuracies): not the loss's history
+    how = "float()" if isinstance(cut.func, ast.Name) else NUMBER_CUTS[cut.func.attr]
+    kept = [_strip_number(prog, stmt, cut) + "   # keep the tensor"]
+    stacked = f"torch.stack({name}){reduce}"
+    rebuilt = prog.segment(call) if at is not None else ast.get_source_segment(receiver_text, call) or ""
+    if alias is not None:  # avg = torch.stack(losses).mean(), and avg itself where it was rebuilt
+        alias_stmt = aliases[alias][2]
+        kept.append(prog.statement(alias_stmt).replace(prog.segment(alias_stmt.value), stacked, 1))
+        stacked = alias
+    if at is None:
+        line = ctx.call.statement.replace(receiver_text, receiver_text.replace(rebuilt, stacked))
+    else:
+        line = prog.statement(at).replace(rebuilt, stacked)
+    expr = ctx.name("loss")
+    where = f"line {prog.line(stmt)}"
+    return Hint(
+        title=f"`{expr}` has no grad_fn: `{name}` holds Python numbers ({how} at {where}), and "
+              f"`{rebuilt}` makes a new tensor with no history",
+        message=(f"`{prog.statement(stmt)}` ({where}) turns each loss into a Python number with {how}, "
+                 f"which cuts it off the graph; `{rebuilt}` (line {prog.line(at) if at is not None else ctx.call.lineno}) "
+                 f"builds a fresh tensor from those numbers, so backward() has no path to the model's "
+                 f"parameters. Keep the loss tensors in `{name}` and combine them with torch.stack; take "
+                 f"{how} only for logging. (Each kept loss holds its graph until backward(): for many steps, "
+                 "call backward() once per step instead.)"),
+        fix="\n".join(kept + [line] + ([ctx.call.statement] if at is not None else [])),
+        evidence=_numbers_evidence(ctx, loss, name),
+    )
+
+
+def _numbers_evidence(ctx, loss, name: str) -> tuple[str, ...]:
+    expr = ctx.name("loss", "loss")
+    value = ctx.lookup(name)
+    what = f"a list of {len(value)} Python numbers" if isinstance(value, list) else "a NumPy array"
+    width = min(max(len(expr), len(name)), 24)
+    return (f"{expr[:40]:<{width}}  {loss.summary()}, no grad_fn", f"{name[:40]:<{width}}  {what}")
+
+
+def _strip_number(prog: Program, stmt, cut) -> str:
+    """The collecting statement without the ``.item()`` / ``float(...)`` that made numbers."""
+    line = prog.statement(stmt)
+    seg = prog.segment(cut)
+    if isinstance(cut.func, ast.Name):  # float(loss)
+        return line.replace(seg, prog.segment(cut.args[0]), 1)
+    base = prog.segment(cut.func.value)
+    return line.replace(seg, base, 1)
+
+
 def _cut_in_callee(ctx, prog: Program, path, loss) -> Hint | None:
     """No cut in view: look one level down, in user functions and models' ``forward`` on the path."""
     import types
@@ -989,7 +1171,8 @@ def _cut_in_callee(ctx, prog: Program, path, loss) -> Hint | None:
     return None
 
 
-RULES = [unreduced_loss, unaveraged_custom_loss, grad_disabled, under_no_grad, frozen_model, graph_cut]
+RULES = [unreduced_loss, unaveraged_custom_loss, grad_disabled, under_no_grad, frozen_model, numbers_rebuilt,
+         graph_cut]
 
 
 def loss_statement(ctx, prog: Program | None = None):
