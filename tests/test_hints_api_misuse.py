@@ -171,19 +171,33 @@ def test_loss_class_without_parentheses_is_fixed_where_it_was_assigned(ipython):
     assert re.search(r"at cell \[\d+\], line 4 · nllhint rules NLH590", hint)
 
 
-def test_loss_class_from_an_earlier_cell_is_built_inline(ipython):
-    ipython.run(SETUP + "    loss_fn = nn.MSELoss\n")
+def test_loss_class_from_an_earlier_cell_is_fixed_in_that_cell(ipython):
+    ipython.run(SETUP)
+    built = ipython.run("loss_fn = nn.MSELoss")
     run = ipython.run('''
         pred = model(torch.randn(8, 20))
         loss = loss_fn(pred, torch.randn(8, 4))
     ''')
     assert not run.success
     hint = hint_part(run.out)
-    assert "NLH590" in hint and "`loss_fn` is the class nn.MSELoss itself" in " ".join(hint.split())
+    assert f"`loss_fn = nn.MSELoss` (cell [{built.result.execution_count}], line 1) stores the class" in " ".join(hint.split())
+    assert "\n  fix\n    loss_fn = nn.MSELoss()\n" in hint
+
+
+def test_loss_class_bound_where_the_code_is_not_visible_is_built_inline(ipython):
+    ipython.run(SETUP)
+    ipython.shell.user_ns["helper_loss"] = __import__("torch").nn.MSELoss   # set by a helper module, not a cell
+    run = ipython.run('''
+        pred = model(torch.randn(8, 20))
+        loss = helper_loss(pred, torch.randn(8, 4))
+    ''')
+    assert not run.success
+    hint = hint_part(run.out)
+    assert "NLH590" in hint and "`helper_loss` is the class nn.MSELoss itself" in " ".join(hint.split())
     assert "\n  fix\n    loss = nn.MSELoss()(pred, torch.randn(8, 4))\n" in hint
 
 
-def test_loss_class_kept_on_self_is_built_inline_in_the_method(ipython):
+def test_loss_class_kept_on_self_is_fixed_in_init(ipython):
     ipython.run(SETUP)
     run = ipython.run('''
         class Classifier(nn.Module):
@@ -201,8 +215,8 @@ def test_loss_class_kept_on_self_is_built_inline_in_the_method(ipython):
     ''')
     assert not run.success
     hint = hint_part(run.out)
-    assert "NLH590" in hint and "`self.criterion` is the class nn.CrossEntropyLoss itself" in " ".join(hint.split())
-    assert "\n  fix\n    return nn.CrossEntropyLoss()(self.net(x), y)\n" in hint
+    assert "NLH590" in hint and "`self.criterion = nn.CrossEntropyLoss` (line 5) stores the class" in " ".join(hint.split())
+    assert "\n  fix\n    self.criterion = nn.CrossEntropyLoss()\n" in hint
 
 
 def test_the_module_name_looked_up_in_functional_becomes_the_function(ipython):

@@ -196,34 +196,37 @@ def class_not_instance(ctx) -> tuple[str | None, str] | None:
     value = ctx.lookup(callee) if "." not in callee else None
     if "." not in callee and not (isinstance(value, type) and value.__name__ == ctx.module):
         return None
-    assigned, line = _assignment(ctx, callee)
+    assigned, where = _assignment(ctx, callee)
     if assigned and assigned.split(".")[-1] == ctx.module:
         return (f"{callee} = {assigned}()",
-                f"`{callee} = {assigned}` (line {line}) stores the class itself, not a loss built from it: "
+                f"`{callee} = {assigned}` ({where}) stores the class itself, not a loss built from it: "
                 "add the parentheses there.")
     return (ctx.fix(callee=f"nn.{ctx.module}()"),
             f"`{callee}` is the class nn.{ctx.module} itself, not a loss built from it.")
 
 
-def _assignment(ctx, name: str) -> tuple[str | None, int]:
-    """The expression last assigned to ``name`` in the user's cell or function when it is a plain (dotted)
-    name such as ``nn.CrossEntropyLoss``, and its line: parsed, never run."""
-    found = ctx.user_source()
-    if not found:
-        return None, 0
-    text = textwrap.dedent(found[0])
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
-        return None, 0
-    values = [node.value for node in ast.walk(tree)
-              if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, (ast.Name, ast.Attribute))
-              and any(ast.get_source_segment(text, t) == name
-                      for t in (node.targets if isinstance(node, ast.Assign) else [node.target]))]
-    if not values:
-        return None, 0
-    last = max(values, key=lambda v: v.lineno)
-    return ast.get_source_segment(text, last), found[1] + last.lineno - 1
+def _assignment(ctx, name: str) -> tuple[str | None, str]:
+    """The expression last assigned to ``name`` when it is a plain (dotted) name such as
+    ``nn.CrossEntropyLoss``, and where (``line 3``, ``cell [2], line 1``): in the user's function, the cell or
+    file around it (``self.criterion = ...`` in ``__init__``), or an earlier notebook cell. Parsed, never run."""
+    from .ranges import user_texts
+
+    for number, (text, first, where) in enumerate(user_texts(ctx)):
+        if number > 1 and "." in name:  # an earlier cell's self.criterion may be another object's
+            break
+        text = textwrap.dedent(text)
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        values = [node.value for node in ast.walk(tree)
+                  if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, (ast.Name, ast.Attribute))
+                  and any(ast.get_source_segment(text, t) == name
+                          for t in (node.targets if isinstance(node, ast.Assign) else [node.target]))]
+        if values:
+            last = max(values, key=lambda v: v.lineno)
+            return ast.get_source_segment(text, last), f"{where}line {first + last.lineno - 1}"
+    return None, ""
 
 
 RULES = [backward_on_loss_module, loss_in_wrong_namespace]
