@@ -112,3 +112,36 @@ def test_long_labels_in_range_raise_nothing(ipython):
     """)
     assert run.success, run.out
     assert "nllhint" not in run.out, run.out
+
+
+def test_minus_100_token_labels_are_an_ignore_label(ipython):
+    run = ipython.run("""
+        import torch, torch.nn.functional as F
+        labels = torch.tensor([[3, 1, -100, -100], [0, 2, 2, -100]])   # padded token labels
+        onehot = F.one_hot(labels, num_classes=4).float()
+    """)
+    hint = run.out[run.out.index("nllhint NLH108"):]
+    assert "-100 as an ignore label" in hint and "ignore_index" in hint, run.out
+    assert "valid = labels != -100" in hint, run.out
+    assert "onehot = F.one_hot(labels.masked_fill(~valid, 0), num_classes=4).float()" in hint, run.out
+    assert "* valid.unsqueeze(-1)" in hint, run.out
+
+
+def test_minus_1_padding_gets_its_rows_zeroed(ipython):
+    run = ipython.run("""
+        import torch, torch.nn.functional as F
+        tags = torch.tensor([0, 2, -1, -1])
+        enc = F.one_hot(tags, 3)
+    """)
+    assert "valid = tags != -1" in run.out, run.out
+    assert "enc = F.one_hot(tags.masked_fill(~valid, 0), 3) * valid.unsqueeze(-1)" in run.out, run.out
+
+
+def test_several_negative_values_mask_every_negative(ipython):
+    run = ipython.run("""
+        import torch, torch.nn.functional as F
+        y = torch.tensor([0, 1, -2, -1, 2])
+        enc = F.one_hot(y, 3)
+    """)
+    assert "nllhint NLH108" in run.out and "valid = y >= 0" in run.out, run.out
+    assert "ignore label" not in run.out, run.out

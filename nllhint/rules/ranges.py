@@ -548,17 +548,11 @@ def one_hot_too_large(ctx) -> Hint | None:
     )
 
 
-def _one_hot_ignore_label(ctx, facts, classes: int) -> Hint | None:
-    """255 beside labels 0..C-1: the ignore label of segmentation masks, not class 255 (as NLH102 for CE).
-    Encoding the valid labels and leaving the ignored positions out is the fix, not num_classes=256."""
-    if facts.distinct is None:
-        return None
-    outside = {int(v) for v in facts.distinct if not 0 <= v < classes}
-    inside = [v for v in facts.distinct if 0 <= v < classes]
-    if outside != {255} or not inside or classes > 255:
-        return None
-    name, code = ctx.name("tensor"), ctx.code("tensor")
-    fixed = ctx.fix({"tensor": f"{ctx.with_method('tensor', '.masked_fill(~valid, 0)')}"})
+def _masked_one_hot_fix(ctx, test: str, note: str) -> str:
+    """``valid = t != 255``, the user's one_hot line on ``t.masked_fill(~valid, 0)`` with the ignored rows
+    zeroed, and where the mask goes next (the loss must leave those positions out)."""
+    name = ctx.name("tensor")
+    fixed = ctx.fix({"tensor": ctx.with_method("tensor", ".masked_fill(~valid, 0)")})
     zeroed = None
     if fixed:
         try:
@@ -569,10 +563,25 @@ def _one_hot_ignore_label(ctx, facts, classes: int) -> Hint | None:
         func = value.func if isinstance(value, ast.Call) else None
         if func is not None and getattr(func, "attr", getattr(func, "id", None)) == "one_hot":
             zeroed = f"{fixed.rstrip()} * valid.unsqueeze(-1)"  # the whole right side is the one_hot call
-    lines = [f"valid = {ctx.with_method('tensor', '')} != 255   # 255 = ignore",
-             zeroed or fixed or f"F.one_hot({name}.masked_fill(~valid, 0), num_classes={classes}) * valid.unsqueeze(-1)",
+    classes = ctx.option("num_classes")
+    lines = [f"valid = {ctx.with_method('tensor', '')} {test}   # {note}",
+             zeroed or fixed or (f"F.one_hot({name}.masked_fill(~valid, 0), num_classes={classes}) "
+                                 "* valid.unsqueeze(-1)"),
              *([] if zeroed or not fixed else ["# zero the ignored rows of the one-hot tensor: * valid.unsqueeze(-1)"]),
              "# and leave the ignored positions out of the loss (weight it by valid, or select [valid])"]
+    return "\n".join(lines)
+
+
+def _one_hot_ignore_label(ctx, facts, classes: int) -> Hint | None:
+    """255 beside labels 0..C-1: the ignore label of segmentation masks, not class 255 (as NLH102 for CE).
+    Encoding the valid labels and leaving the ignored positions out is the fix, not num_classes=256."""
+    if facts.distinct is None:
+        return None
+    outside = {int(v) for v in facts.distinct if not 0 <= v < classes}
+    inside = [v for v in facts.distinct if 0 <= v < classes]
+    if outside != {255} or not inside or classes > 255:
+        return None
+    code = ctx.code("tensor")
     return Hint(
         title=f"{code} uses 255 as an ignore label, but F.one_hot treats it as class 255",
         message=(f"Apart from 255, the values of {code} lie in 0..{classes - 1}, the {classes} classes of "
@@ -580,7 +589,7 @@ def _one_hot_ignore_label(ctx, facts, classes: int) -> Hint | None:
                  f"border pixels; CrossEntropyLoss skips it with ignore_index=255): it is not a class, and "
                  f"num_classes=256 would add {256 - classes} empty classes. Encode the valid labels with the "
                  "ignored positions filled with 0, zero their one-hot rows, and leave them out of the loss."),
-        fix="\n".join(lines),
+        fix=_masked_one_hot_fix(ctx, "!= 255", "255 = ignore"),
     )
 
 
@@ -590,20 +599,32 @@ def _one_hot_ignore_label(ctx, facts, classes: int) -> Hint | None:
           "import torch, torch.nn.functional as F\n"
           "tags = torch.tensor([0, 2, -1, -1])\n"
           "onehot = F.one_hot(tags, num_classes=3)",
-          expect=("tags.clamp(min=0)",)),))
+          expect=("valid = tags != -1", "onehot = F.one_hot(tags.masked_fill(~valid, 0), num_classes=3) * "
+                                        "valid.unsqueeze(-1)")),))
 def one_hot_negative(ctx) -> Hint | None:
-    """Negative values (usually -1 padding) passed to ``F.one_hot``."""
+    """Negative values passed to ``F.one_hot``: -1 padding or -100 (CrossEntropyLoss's ignore_index) mark
+    positions without a label, not classes. Encode the others and leave those positions out."""
     facts = ctx.t("tensor")
     if facts is None or not facts.values or facts.min is None or facts.min >= 0:
         return None
     name = ctx.name("tensor")
-    fixed = ctx.fix({"tensor": ctx.with_method("tensor", ".clamp(min=0)")})
+    negatives = {int(v) for v in facts.distinct if v < 0} if facts.distinct is not None else None
+    pad = negatives.pop() if negatives is not None and len(negatives) == 1 and negatives <= {-1, -100} else None
+    if pad is not None:
+        what = ("-100, CrossEntropyLoss's default ignore_index" if pad == -100 else "-1, the usual padding label")
+        return Hint(
+            title=f"`{name}` uses {pad} as an ignore label, which F.one_hot cannot encode",
+            message=(f"`{name}` runs {_num(facts.min)}..{_num(facts.max)}: apart from {what}, the values are "
+                     "class indices. An ignore label marks positions without a class (padding, unlabeled "
+                     "tokens): encode the valid labels with the ignored positions filled with 0, zero their "
+                     "one-hot rows, and leave them out of the loss."),
+            fix=_masked_one_hot_fix(ctx, f"!= {pad}", f"{pad} = ignore"),
+        )
     return Hint(
         title=f"`{name}` has negative values ({_num(facts.min)}), which F.one_hot cannot encode",
         message=(f"`{name}` runs {_num(facts.min)}..{_num(facts.max)}. Negative labels usually mark "
-                 "padding; encode the valid ones and zero the padded rows."),
-        fix=(f"{fixed} * ({name} >= 0).unsqueeze(-1)" if fixed and "=" not in fixed.split("F.one_hot")[0][-3:]
-             else fixed),
+                 "padding; encode the valid ones, zero the padded rows and leave them out of the loss."),
+        fix=_masked_one_hot_fix(ctx, ">= 0", "negative = padding"),
     )
 
 
