@@ -108,3 +108,11 @@ def test_a_view_with_the_per_sample_width_gets_nothing(ipython):
     cell = net(k="8 * 8 * 8", view="-1, 8 * 8 * 8")
     run = ipython.run("%%losscheck\n" + cell)
     assert "no problems found" in run.out, run.out
+
+
+def test_without_a_graph_an_elementwise_mismatch_does_not_blame_a_view(ipython):
+    cell = net(k="8 * 8 * 4", view="-1, 8 * 8 * 4", loss="L1Loss").replace(
+        "outputs = model(inputs)", "with torch.no_grad():\n    outputs = model(inputs)")
+    run = ipython.run(cell)
+    assert "The size of tensor a (16)" in run.out, run.out
+    assert "NLH301" not in run.out, run.out

@@ -445,8 +445,8 @@ def reshape_changes_rows(ctx) -> Hint | None:
         if len(before) == 3 and len(after) == 2 and before[-1] == after[-1]:
             return None  # (N, T, C) -> (N*T, C): per-step outputs, see NLH305
         width = after[1] if len(after) == 2 else None
-    elif inp.grad_fn is not None:
-        return None  # the history is known and has no reshape: not this
+    elif inp.grad_fn is not None or ctx.loss in SHAPE_LOSSES:
+        return None  # the history is known and has no reshape (or, for MSE/L1, unknown: no evidence)
     known = [(where, code, _view_width(code)) for where, code in _views(ctx)]
     if width is not None:
         places = [v for v in known if v[2] == width] or [v for v in known if v[2] is None]
