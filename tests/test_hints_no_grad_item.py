@@ -105,19 +105,3 @@ def test_loss_value_taken_first_then_collected(ipython):
     assert "value = loss   # keep the tensor" in run.out, run.out
     assert "torch.stack(step_losses).mean().backward()" in run.out, run.out
 
-
-def test_running_sum_of_items(ipython):
-    run = ipython.run("""
-        import torch, torch.nn as nn, torch.nn.functional as F
-        model = nn.Linear(4, 2)
-        batches = [(torch.randn(5, 4), torch.randint(0, 2, (5,))) for _ in range(3)]
-        running_loss = 0.0
-        for x, y in batches:
-            running_loss += F.cross_entropy(model(x), y).item()
-        epoch_loss = torch.tensor(running_loss / len(batches))
-        epoch_loss.backward()
-    """)
-    assert "NLH714" in run.out, run.out
-    assert "`running_loss` is a Python number" in " ".join(run.out.split()), run.out
-    assert "running_loss += F.cross_entropy(model(x), y)   # keep the tensor" in run.out, run.out
-    assert "epoch_loss = running_loss / len(batches)" in run.out, run.out

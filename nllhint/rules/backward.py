@@ -12,7 +12,7 @@ the live values in the user's frame (metadata only: ``requires_grad``), so a cut
 (``y.long()``) is not blamed. ``model.eval()`` is not a cut. Frozen parameters and a session where
 ``torch.set_grad_enabled(False)`` was left on are read from the data directly. A loss rebuilt from
 numbers (``losses.append(loss.item())`` ... ``torch.tensor(losses).mean()``) is told apart from other cuts:
-the list (or float accumulator) is read from the frame, its first element only.
+the list is read from the frame, its first element only (a float accumulator is NLH713's cut).
 """
 
 from __future__ import annotations
@@ -1007,8 +1007,6 @@ def _holds_numbers(value) -> bool:
     """A list (or NumPy array) of plain numbers: a look at its first element only."""
     if type(value).__module__ == "numpy":
         return getattr(getattr(value, "dtype", None), "kind", "") in "fiu"
-    if isinstance(value, float):  # running_loss += loss.item()
-        return True
     if not isinstance(value, list) or not value:
         return False
     first = value[0]
@@ -1025,11 +1023,11 @@ def _reduced(node, names: dict) -> tuple[str, str] | None:
     return None
 
 
-def _rebuilt(node, names: dict, aliases: dict, scalars=frozenset()) -> tuple[ast.Call, str, str | None, str | None] | None:
+def _rebuilt(node, names: dict, aliases: dict) -> tuple[ast.Call, str, str, str | None] | None:
     """``torch.tensor(losses)``, ``torch.tensor(np.mean(losses))``, ``torch.FloatTensor(losses)``,
     ``torch.as_tensor(avg)`` after ``avg = np.mean(losses)``: the rebuilding call, the list's name, the
-    reduction to keep (``.mean()`` or "", None for a float accumulator: the argument is kept as it is) and
-    the alias's name (``avg``) when it went through one."""
+    reduction to keep (``.mean()`` or "") and the alias's name (``avg``) when it went through one. (A float
+    accumulator, ``running += loss.item()``, is NLH713's: the cut on the path.)"""
     for sub in ast.walk(node):
         if not (isinstance(sub, ast.Call) and sub.args):
             continue
@@ -1049,9 +1047,6 @@ def _rebuilt(node, names: dict, aliases: dict, scalars=frozenset()) -> tuple[ast
             return sub, arg.id, "", None
         if isinstance(arg, ast.Name) and arg.id in aliases:
             return sub, aliases[arg.id][0], aliases[arg.id][1], arg.id
-        scalar = next((n for n in load_names(arg) if n in scalars), None)
-        if scalar is not None:  # torch.tensor(running_loss / len(loader)): the sum itself stays a tensor
-            return sub, scalar, None, None
     return None
 
 
@@ -1091,12 +1086,10 @@ def numbers_rebuilt(ctx) -> Hint | None:
         reduced = _reduced(value, collected)
         if reduced and isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
             aliases[stmt.targets[0].id] = (*reduced, stmt)
-    scalars = {n for n in collected if isinstance(ctx.lookup(n), float)}
-    lists = {n: c for n, c in collected.items() if n not in scalars}
-    found, at = _rebuilt(receiver, lists, aliases, scalars), None
+    found, at = _rebuilt(receiver, collected, aliases), None
     for stmt, value in reversed(path):
         if found is None:
-            found, at = _rebuilt(value, lists, aliases, scalars), stmt
+            found, at = _rebuilt(value, collected, aliases), stmt
     if found is None:
         return None
     call, name, reduce, alias = found
@@ -1105,12 +1098,8 @@ def numbers_rebuilt(ctx) -> Hint | None:
         return None  # numbers from tensors without grad (accuracies): not the loss's history
     how = "float()" if isinstance(cut.func, ast.Name) else NUMBER_CUTS[cut.func.attr]
     kept = [_strip_number(prog, stmt, cut) + "   # keep the tensor"]
-
-    def segment(node) -> str:
-        return prog.segment(node) if at is not None else ast.get_source_segment(receiver_text, node) or ""
-
-    stacked = f"torch.stack({name}){reduce}" if reduce is not None else segment(call.args[0])
-    rebuilt = segment(call)
+    stacked = f"torch.stack({name}){reduce}"
+    rebuilt = prog.segment(call) if at is not None else ast.get_source_segment(receiver_text, call) or ""
     if alias is not None:  # avg = torch.stack(losses).mean(), and avg itself where it was rebuilt
         alias_stmt = aliases[alias][2]
         kept.append(prog.statement(alias_stmt).replace(prog.segment(alias_stmt.value), stacked, 1))
@@ -1121,15 +1110,14 @@ def numbers_rebuilt(ctx) -> Hint | None:
         line = prog.statement(at).replace(rebuilt, stacked)
     expr = ctx.name("loss")
     where = f"line {prog.line(stmt)}"
-    holds, keep = (("is a Python number", f"Add up the loss tensors themselves in `{name}`") if reduce is None else
-                   ("holds Python numbers", f"Keep the loss tensors in `{name}` and combine them with torch.stack"))
     return Hint(
-        title=f"`{expr}` has no grad_fn: `{name}` {holds} ({how} at {where}), and "
+        title=f"`{expr}` has no grad_fn: `{name}` holds Python numbers ({how} at {where}), and "
               f"`{rebuilt}` makes a new tensor with no history",
         message=(f"`{prog.statement(stmt)}` ({where}) turns each loss into a Python number with {how}, "
                  f"which cuts it off the graph; `{rebuilt}` (line {prog.line(at) if at is not None else ctx.call.lineno}) "
                  f"builds a fresh tensor from those numbers, so backward() has no path to the model's "
-                 f"parameters. {keep}; take {how} only for logging. (Each kept loss holds its graph until "
+                 f"parameters. Keep the loss tensors in `{name}` and combine them with torch.stack; take "
+                 f"{how} only for logging. (Each kept loss holds its graph until "
                  "backward(): for many steps, call backward() once per step instead.)"),
         fix="\n".join(kept + [line] + ([ctx.call.statement] if at is not None else [])),
         evidence=_numbers_evidence(ctx, loss, name),
@@ -1139,8 +1127,7 @@ def numbers_rebuilt(ctx) -> Hint | None:
 def _numbers_evidence(ctx, loss, name: str) -> tuple[str, ...]:
     expr = ctx.name("loss", "loss")
     value = ctx.lookup(name)
-    what = (f"a list of {len(value)} Python numbers" if isinstance(value, list) else
-            f"a Python float ({value:.4g})" if isinstance(value, float) else "a NumPy array")
+    what = f"a list of {len(value)} Python numbers" if isinstance(value, list) else "a NumPy array"
     width = min(max(len(expr), len(name)), 24)
     return (f"{expr[:40]:<{width}}  {loss.summary()}, no grad_fn", f"{name[:40]:<{width}}  {what}")
 
