@@ -164,7 +164,7 @@ ASSERT_MESSAGE = ("CUDA error: device-side assert triggered\nCUDA kernel errors 
 def test_on_cuda_the_assert_names_the_num_labels_line_without_reading_labels(ipython, tinyhf):
     """On a GPU the label check is a device-side assert, reported at the next call that waits for the GPU;
     here ``meta`` tensors stand in for CUDA ones (no values) and the cell raises what ``.item()`` raises."""
-    ipython.run("""
+    ipython.run("""\
         import torch
         from nllhint_tinyhf import AutoModelForSequenceClassification
         model = AutoModelForSequenceClassification.from_pretrained("bert-base-cased", num_labels=2).to("meta")
@@ -190,7 +190,7 @@ def test_real_transformers_config_built_in_an_earlier_cell(ipython, monkeypatch)
     pytest.importorskip("transformers")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     ipython.fresh_namespace()
-    built = ipython.run("""
+    built = ipython.run("""\
         import torch
         from transformers import BertConfig, BertForSequenceClassification
         config = BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,

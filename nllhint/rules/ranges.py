@@ -267,13 +267,17 @@ def user_texts(ctx) -> list[tuple[str, int, str]]:
         whole = "".join(linecache.getlines(frame.f_code.co_filename))
         if whole and (not found or whole != found[0]):
             texts.append((whole, 1, ""))
-    history = ctx.lookup("In")
-    if type(history) is list:
-        for number in range(len(history) - 1, max(len(history) - 30, 0), -1):
-            cell = history[number]
-            if (type(cell) is str and len(cell) < 100_000
-                    and cell.strip() not in {t.strip() for t, _, _ in texts}):  # not the cell that failed
-                texts.append((cell, 1, f"cell [{number}], "))
+    import sys
+
+    from ..recent import history
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and frame is not None else None
+    running = getattr(shell, "execution_count", None)
+    seen = {t.strip() for t, _, _ in texts}
+    for number, cell in history(shell, running, cells=30) if isinstance(running, int) else ():
+        if len(cell) < 100_000 and cell.strip() not in seen:  # the cell that failed is searched already
+            texts.append((cell, 1, f"cell [{number}], "))
     return texts
 
 
