@@ -149,9 +149,12 @@ def test_losscheck_under_ddp_reports_once_per_rank_labelled(tmp_path):
 
 
 def test_training_step_error_under_ddp_one_full_hint_one_reference(tmp_path):
-    out = ddp(tmp_path, "loss = F.cross_entropy(logits, y + 1)")
-    full = re.findall(r"^\[rank(\d)\]: nllhint NLH101 \[target-range\] labels are 1-based: `y \+ 1` runs", out, re.M)
-    refs = re.findall(r"^\[rank(\d)\]: nllhint NLH101 \[target-range\] at train\.py:14: the same mistake as on "
+    # one-hot targets fail every batch on every rank (with y + 1 a rank's first batch of random labels lacks
+    # a 3 for 1 seed in 6, and that rank would wait in backward instead of failing)
+    out = ddp(tmp_path, ONE_HOT.replace("\n    ", "\n", 1))  # DDP's module is dedented already
+    full = re.findall(r"^\[rank(\d)\]: nllhint NLH201 \[target-shape\] `targets` is one-hot encoded \(8, 4\)", out,
+                      re.M)
+    refs = re.findall(r"^\[rank(\d)\]: nllhint NLH201 \[target-shape\] at train\.py:15: the same mistake as on "
                       r"rank (\d); its output has the full hint$", out, re.M)
     assert len(full) == 1 and refs == [(str(1 - int(full[0])), full[0])], out
     assert "losscheck" not in out  # the crash's hint only: nothing found before it, so no clean report
