@@ -1,9 +1,11 @@
-"""Rules for a loss module used where its result belongs: ``criterion.backward()`` instead of ``loss.backward()``.
+"""Rules for the loss API used the wrong way round, before or after any loss ran.
 
 A loss module (``criterion = nn.CrossEntropyLoss()``) is a function object; calling it returns the loss value,
 a tensor, and the tensor has ``backward``/``item``/``mean``/``sum``. Asking the module for them raises
 ``AttributeError`` from ``nn.Module.__getattr__``, far from any loss call: the user's own code names the
-tensor they meant (``loss = criterion(...)``), which is what the fix says.
+tensor they meant (``loss = criterion(...)``), which is what the fix says (NLH595). A loss name looked up in
+the wrong namespace (``F.CrossEntropyLoss``) gets the right one (NLH596); the class stored without ``()``
+(``criterion = nn.CrossEntropyLoss``) is found for NLH590 by ``class_not_instance``.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ def _result_of(ctx, receiver: str) -> tuple[str | None, str | None]:
     """
     import torch
 
-    from .ranges import user_texts
+    from .usercode import user_texts
 
     found = ctx.user_source()
     line = ctx.call.lineno - found[1] + 1 if found else 0
@@ -209,7 +211,7 @@ def _assignment(ctx, name: str) -> tuple[str | None, str]:
     """The expression last assigned to ``name`` when it is a plain (dotted) name such as
     ``nn.CrossEntropyLoss``, and where (``line 3``, ``cell [2], line 1``): in the user's function, the cell or
     file around it (``self.criterion = ...`` in ``__init__``), or an earlier notebook cell. Parsed, never run."""
-    from .ranges import user_texts
+    from .usercode import user_texts
 
     for number, (text, first, where) in enumerate(user_texts(ctx)):
         if number > 1 and "." in name:  # an earlier cell's self.criterion may be another object's

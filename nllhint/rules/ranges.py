@@ -254,39 +254,13 @@ def _classes_setting(ctx) -> str | None:
 CLASS_KEYWORDS = ("num_labels", "num_classes", "n_classes", "nb_classes", "n_labels", "num_outputs")
 
 
-def user_texts(ctx) -> list[tuple[str, int, str]]:
-    """``(text, first line, where)`` of the user's code, nearest first: the function or cell that failed, the
-    whole cell or file it is in, then IPython's earlier cells (newest first, a few). Where the model was built
-    (``num_labels=``) or the loss computed is often one of these, not the failing line's function."""
-    found = ctx.user_source()
-    texts = [(found[0], found[1], "")] if found else []
-    frame = ctx._user_frame
-    if frame is not None:
-        import linecache
-
-        whole = "".join(linecache.getlines(frame.f_code.co_filename))
-        if whole and (not found or whole != found[0]):
-            texts.append((whole, 1, ""))
-    import sys
-
-    from ..recent import history
-
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None and frame is not None else None
-    running = getattr(shell, "execution_count", None)
-    seen = {t.strip() for t, _, _ in texts}
-    for number, cell in history(shell, running, cells=30) if isinstance(running, int) else ():
-        if len(cell) < 100_000 and cell.strip() not in seen:  # the cell that failed is searched already
-            texts.append((cell, 1, f"cell [{number}], "))
-    return texts
-
-
 def class_count_setting(ctx, classes: int, needed: int | str) -> tuple[str, str, str, str] | None:
     """``(keyword, where, statement, fixed statement)`` when the user's code sets the class count with a keyword
     that is C: ``from_pretrained(name, num_labels=2)`` becomes ``num_labels=5`` (``needed``), where is ``line 1``
     or ``cell [3], line 1``; ``num_labels=NUM_LABELS`` fixes the line ``NUM_LABELS = 2``. Parsed, never run;
     the statement is the user's own, with only the number changed."""
     from ..source import _offset
+    from .usercode import user_texts
 
     rebound: set[str] = set()  # names a newer cell (or the function) assigns anew: older builds no longer count
     for text, first, where in user_texts(ctx):
