@@ -263,8 +263,8 @@ def bad_margin_power(ctx) -> Hint | None:
       examples=(Example(
           "import torch, torch.nn as nn\n"
           "head = nn.Linear(8, 2)\n"
-          "mean, log_var = head(torch.randn(16, 8)).unbind(1)\n"
-          "loss = nn.GaussianNLLLoss()(mean, torch.randn(16), log_var)",
+          "mean, log_var = head(torch.randn(128, 8)).unbind(1)\n"
+          "loss = nn.GaussianNLLLoss()(mean, torch.randn(128), log_var)",
           expect=("log_var.exp()",)),))
 def negative_variance(ctx) -> Hint | None:
     """A raw network output (or a log-variance) passed where a variance (>= 0) is expected."""
