@@ -105,3 +105,23 @@ def test_loss_value_taken_first_then_collected(ipython):
     assert "value = loss   # keep the tensor" in run.out, run.out
     assert "torch.stack(step_losses).mean().backward()" in run.out, run.out
 
+
+
+def test_per_sample_losses_extended_with_tolist_then_numpy_mean(ipython):
+    run = ipython.run("""
+        import numpy as np
+        import torch, torch.nn as nn, torch.nn.functional as F
+        regressor = nn.Linear(3, 1)
+        sample_losses = []
+        for _ in range(2):
+            xb, yb = torch.randn(4, 3), torch.randn(4, 1)
+            sample_losses.extend(F.mse_loss(regressor(xb), yb, reduction="none").view(-1).tolist())
+        objective = torch.tensor(np.mean(sample_losses))
+        objective.backward()
+    """)
+    assert "NLH714" in run.out, run.out
+    assert ".tolist()" in run.out
+    flat = " ".join(run.out.split())  # the fix line is long: the terminal wraps it
+    assert 'sample_losses.extend(F.mse_loss(regressor(xb), yb, reduction="none").view(-1)) # keep the tensor' \
+        in flat, run.out
+    assert "objective = torch.stack(sample_losses).mean()" in run.out, run.out
