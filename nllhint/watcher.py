@@ -1325,12 +1325,16 @@ def _functional_params(name: str) -> list[str]:
 
 
 def _module_params(cls, name: str) -> list[str]:
-    """The module's forward parameters, renamed to the functional's where they differ."""
+    """The module's forward parameters, renamed to the functional's where they differ.
+
+    Only the functional's tensor positions count as a match: PoissonNLLLoss.forward(log_input, target)
+    takes the rate first, while the functional's ``log_input`` is an option further on."""
     from .source import positional_params
 
     forward = positional_params(cls.forward)
     loss = _functional_params(name)
-    return [p if p in loss or not loss else (loss[i] if i < len(loss) else p) for i, p in enumerate(forward)]
+    tensors = loss[:len(forward)]
+    return [p if p in tensors or not loss else (loss[i] if i < len(loss) else p) for i, p in enumerate(forward)]
 
 
 def _call_node(frame):
