@@ -433,7 +433,8 @@ def at_cell_end(tree: ast.AST, filename: str, namespace: dict, location_of, skip
         return []
     text = "".join(linecache.getlines(filename))
     out, walked, codes = [], set(), set(skip)
-    with torch.no_grad():
+    # a tensor subclass's __torch_function__ is user code: it must not run for grad_fn/numel/dtype reads
+    with torch.no_grad(), torch._C.DisableTorchFunctionSubclass():
         for name, line, value in cell_assignments(tree)[-MAX_NAMES:]:
             tensor = namespace.get(name)
             if not isinstance(tensor, torch.Tensor) or tensor.grad_fn is None or tensor.numel() != 1:
