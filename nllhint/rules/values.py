@@ -275,7 +275,7 @@ def bce_rounding(ctx) -> Hint | None:
       examples=(
           Example(
               "import torch, torch.nn as nn\n"
-              "model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 1))\n"
+              "model = nn.Linear(10, 1)\n"
               "optimizer = torch.optim.SGD(model.parameters(), lr=0.1)\n"
               "criterion = nn.BCELoss()\n"
               "x, y = torch.randn(64, 10), torch.randint(0, 2, (64, 1)).float()\n"
