@@ -284,6 +284,7 @@ async def _execute(nb, cwd: str, out: str, log: str, timeout: int | None, kernel
 
     client = NotebookClient(nb, kernel_name=kernel, timeout=timeout or None, allow_errors=False,
                             interrupt_on_timeout=False, shutdown_kernel="immediate",
+                            startup_timeout=300,  # first import of torch on a busy CI or Colab VM: 60 s is short
                             resources={"metadata": {"path": cwd}})
     run = {"cells_run": 0, "executed": [], "errors": []}
     with open(log, "wb") as err:
