@@ -269,7 +269,7 @@ def targets_shorter_than_lengths(ctx) -> Hint | None:
     return None
 
 
-@rule("NLH355", "ctc-format", "input_lengths or target_lengths are floats",
+@rule("NLH355", "ctc-format", "input_lengths or target_lengths are floats (counts as float, or relative lengths in (0, 1])",
       families=CTC_FAMILIES,
       examples=(Example(
           "import torch, torch.nn as nn\n"
@@ -277,9 +277,20 @@ def targets_shorter_than_lengths(ctx) -> Hint | None:
           "targets = torch.randint(1, 20, (2, 10))\n"
           "input_lengths = torch.ones(2) * 50\n"
           "loss = nn.CTCLoss()(log_probs, targets, input_lengths, torch.tensor([10, 8]))",
-          expect=("input_lengths.long()",)),))
+          expect=("input_lengths.long()",)),
+          Example(
+          "import torch, torch.nn.functional as F\n"
+          "log_probs = torch.randn(50, 4, 20).log_softmax(2)\n"
+          "targets = torch.randint(1, 20, (4, 10))\n"
+          "wav_lens = torch.tensor([1.0, 0.9, 0.8, 0.7])      # relative, as SpeechBrain stores them\n"
+          "target_lens = torch.tensor([1.0, 0.8, 0.6, 0.5])\n"
+          "loss = F.ctc_loss(log_probs, targets, wav_lens, target_lens)",
+          expect=("(wav_lens * log_probs.size(0)).round().long()",
+                  "(target_lens * targets.size(1)).round().long()"))))
 def lengths_not_integral(ctx) -> Hint | None:
-    """Lengths built with float arithmetic (``torch.ones(N) * T``): CTC wants integer tensors."""
+    """Lengths built with float arithmetic (``torch.ones(N) * T``), or relative lengths (fractions of the
+    padded length, max 1.0, as SpeechBrain keeps them): CTC wants integer counts. ``.ceil()`` of a fraction
+    would make every length 1, so relative lengths are scaled by the padded size first."""
     found = _ctc(ctx)
     m = ctx.family(*CTC_FAMILIES)
     if not found or m is None or "integral" not in ctx.message or m.groups.get("which") not in LENGTHS:
@@ -288,16 +299,60 @@ def lengths_not_integral(ctx) -> Hint | None:
     lengths = ctx.t(which)
     if lengths is None or not lengths.is_float:
         return None
+    kinds = {p: _float_kind(ctx.t(p)) for p in LENGTHS if ctx.t(p) is not None and ctx.t(p).is_float}
+    if "relative" in kinds.values():  # one relative tensor makes a sibling of 1.0s relative too
+        kinds = {p: "relative" if k == "ones" else k for p, k in kinds.items()}
+    if kinds.get("input_lengths") == "ones" and found[0].ndim == 3 and found[0].shape[0] > 1:
+        kinds["input_lengths"] = "relative"  # every sequence 1 frame long out of T > 1: full length meant
+    kinds = {p: "whole" if k == "ones" else k for p, k in kinds.items()}
+    padded = {"input_lengths": _padded(ctx, "log_probs", 0, found[0]),
+              "target_lengths": _padded(ctx, "targets", 1, found[1])}
+    fixes = {}
+    for p, k in kinds.items():
+        if k == "whole":
+            fixes[p] = ctx.with_method(p, ".long()")
+        elif k == "relative" and padded[p]:
+            simple = ctx.call.simple.get(p, True) if ctx.call else True
+            expr = ctx.name(p) if simple else f"({ctx.name(p)})"
+            fixes[p] = f"({expr} * {padded[p][0]}).round().long()"
     name = ctx.code(which)
-    fractions = lengths.values and lengths.min is not None and not lengths.whole
-    return Hint(
-        title=f"{name} is {lengths.dtype}, but CTCLoss needs integer lengths",
-        message=(f"Lengths count time steps or labels, so CTCLoss wants them as integers (int64 or int32); "
-                 f"{name} is {lengths.dtype}, e.g. from multiplying by a float or torch.ones."
-                 + (" It even holds fractions: round them the way the model computes its output length."
-                    if fractions else "")),
-        fix=ctx.fix({which: ctx.with_method(which, ".ceil().long()" if fractions else ".long()")}),
-    )
+    if kinds[which] == "relative":
+        rel = [p for p, k in kinds.items() if k == "relative"]
+        sizes = " and ".join(f"{ctx.code(p)} by {padded[p][0]} = {padded[p][1]}" for p in rel if padded[p])
+        title = f"{name} holds relative lengths (in (0, 1], up to 1.0), but CTCLoss needs integer counts"
+        detail = (f"{' and '.join(ctx.code(p) for p in rel)} {'lie' if len(rel) > 1 else 'lies'} in (0, 1] "
+                  "with a maximum of 1.0: each "
+                  "sequence's share of the padded length (as SpeechBrain stores wav_lens). CTCLoss counts time "
+                  "steps and labels, so multiply " + (sizes if sizes else "by the padded length")
+                  + " and round; .long() or .ceil() alone would make every length 0 or 1.")
+    else:
+        title = f"{name} is {lengths.dtype}, but CTCLoss needs integer lengths"
+        detail = (f"Lengths count time steps or labels, so CTCLoss wants them as integers (int64 or int32); "
+                  f"{name} is {lengths.dtype}, e.g. from multiplying by a float or torch.ones."
+                  + (" It holds fractions: round them the way the model computes its output length."
+                     if kinds[which] == "fractions" else ""))
+    complete = all(p in fixes for p in kinds)  # a fix that leaves a float length would raise again
+    return Hint(title=title, message=detail, fix=ctx.fix(fixes) if complete else None)
+
+
+def _float_kind(facts) -> str:
+    """'whole' (50.0), 'relative' (fractions in (0, 1] up to 1.0), 'ones' (all 1.0), 'fractions' (24.5),
+    or 'whole' when the values were not read (the dtype is certain)."""
+    if not facts.values or facts.min is None or facts.max is None:
+        return "whole"
+    if facts.min > 0 and facts.max == 1.0:
+        return "ones" if facts.whole else "relative"
+    return "whole" if facts.whole else "fractions"
+
+
+def _padded(ctx, param: str, dim: int, facts) -> tuple[str, int] | None:
+    """(code for the padded size, its value): ``log_probs.size(0)`` (T) or ``targets.size(1)`` (S of padded
+    (N, S) targets); the number itself when the argument is an expression."""
+    if facts is None or facts.ndim != (3 if dim == 0 else 2) or facts.shape[dim] < 2:
+        return None
+    expr = ctx.name(param)
+    size = facts.shape[dim]
+    return (f"{expr}.size({dim})" if re.fullmatch(r"[A-Za-z_][\w.]*(?:\[[^\[\]()]+\])?", expr) else str(size)), size
 
 
 @rule("NLH356", "ctc-format", "log_probs with an extra dimension (e.g. a CRNN's height of 1)",
