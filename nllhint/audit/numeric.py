@@ -71,7 +71,7 @@ def broadcast_mismatch(call: LossCall) -> Hint | None:
     elif math.prod(a) == math.prod(b):
         fix = call.fix({"input": call.with_method("input", f".view_as({call.name('target')})")})
     else:
-        fix = None
+        fix = _extra_outputs(call, a, b)
     reshape = model_reshape(call) if fix is None and a[1:] == b[1:] else None
     if reshape is not None:  # the rows differ because of a view(-1, k) in the model: NLH301's answer
         fix = reshape.fix
@@ -101,6 +101,30 @@ def broadcast_mismatch(call: LossCall) -> Hint | None:
                  f"The loss is wrong without an error, and the model drifts towards predicting the mean."),
         fix=fix or f"make {call.code('input')} and {call.code('target')} the same shape",
     )
+
+
+def _extra_outputs(call: LossCall, a: tuple, b: tuple) -> str | None:
+    """``score`` (66, 3, 1) against ``y`` (66,): without its one size-1 dim the input is (66, 3), so the
+    model gives 3 values per sample where the target has 1. Which side is right the shapes cannot say:
+    the fix names the dim that disagrees and both ways out, not a line."""
+    for side, other, longer, shorter in (("input", "target", a, b), ("target", "input", b, a)):
+        singles = [i for i in range(1, len(longer)) if longer[i] == 1]
+        if len(singles) != 1 or len(shorter) != 1 or len(longer) != 3 or longer[0] != shorter[0]:
+            continue
+        i = singles[0]
+        squeezed = longer[:i] + longer[i + 1:]
+        k = squeezed[1]
+        if k == 1:
+            continue
+        expr = call.with_method(side, f".squeeze({-1 if i == len(longer) - 1 else i})")
+        if side == "input":
+            return (f"`{expr}` is {_shape(squeezed)}: {k} predictions per sample where "
+                    f"{call.code(other)} has 1; make the model output one value per sample "
+                    f"{_shape(shorter)}, or give {call.code(other)} {k} values per sample {_shape(squeezed)}")
+        return (f"`{expr}` is {_shape(squeezed)}: {k} target values per sample where {call.code(other)} "
+                f"predicts 1; make the model output {k} values per sample {_shape(squeezed)}, or keep one "
+                f"target value per sample {_shape(shorter)}")
+    return None
 
 
 def _computed(t) -> bool:

@@ -296,6 +296,110 @@ def _images_fed(ctx) -> str | None:
     return None
 
 
+_CONSTANT_MAKERS = {"ones": 1.0, "zeros": 0.0, "ones_like": 1.0, "zeros_like": 0.0, "full": None,
+                    "full_like": None, "fill_": None, "new_ones": 1.0, "new_zeros": 0.0, "new_full": None}
+
+
+def _made_constant(node) -> bool:
+    """``torch.ones(n)``, ``torch.full((n,), 0.9)``, ``torch.zeros(n, device=d)``, ``x.new_ones(n)``,
+    ``torch.ones(n) * 0.9``, ``torch.FloatTensor(n).fill_(1)``: a tensor of one value by construction."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Sub, ast.Add, ast.Div)):
+        sides = (node.left, node.right)
+        return any(_made_constant(x) for x in sides) and all(
+            _made_constant(x) or isinstance(x, ast.Constant) for x in sides)
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
+            "to", "cuda", "float", "double", "half", "type_as", "detach", "requires_grad_"):
+        node = node.func.value  # torch.ones(n).to(device)
+    if not isinstance(node, ast.Call):
+        return False
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    return name in _CONSTANT_MAKERS
+
+
+def _constant_target(ctx) -> float | None:
+    """The one value of a target that holds a single label for everything (a GAN's real/fake label):
+    built as ``torch.ones(...)``/``zeros``/``full`` in the user's code, or every value read and all equal."""
+    tgt = ctx.target
+    origin = _origin(ctx, "target")
+    made = origin is not None and _made_constant(origin[1])
+    if tgt.values and tgt.distinct is not None and len(tgt.distinct) == 1:
+        if made or (not tgt.sampled and tgt.numel >= 4):
+            return tgt.distinct[0]
+        return None
+    if made and not tgt.values and isinstance(origin[1], ast.Call):
+        func = origin[1].func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        return _CONSTANT_MAKERS.get(name)
+    return None
+
+
+@rule("NLH543", "shape-mismatch", "one constant real/fake label per sample against several scores per sample",
+      families=BATCH_FAMILIES + SHAPE_FAMILIES,
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "D = nn.Sequential(nn.Conv2d(3, 1, 4, stride=2, padding=1), nn.Sigmoid(), nn.Flatten())\n"
+          "bce = nn.BCELoss()\n"
+          "real = torch.rand(4, 3, 16, 16)\n"
+          "valid = torch.ones(4)\n"
+          "loss = bce(D(real), valid)",
+          expect=("64 scores per sample", "out = D(real)", "loss = bce(out, torch.ones_like(out))")),))
+def constant_label_per_sample(ctx) -> Hint | None:
+    """A PatchGAN discriminator scores every patch, ``(N, P)`` or ``(N, 1, h, w)``, while the label is one
+    constant per image (``torch.ones(N)``). A label of one value fits any shape, so ``torch.ones_like(out)``
+    is exactly the label the user meant, for every score."""
+    if ctx.via != "loss" or ctx.loss not in SHAPE_LOSSES:
+        return None
+    inp, tgt = ctx.input, ctx.target
+    if inp is None or tgt is None or tgt.ndim not in (1, 2) or not tgt.shape or tgt.numel != tgt.shape[0]:
+        return None
+    n = tgt.shape[0]
+    if inp.ndim < 2 or inp.shape[0] != n or inp.numel <= n or not inp.is_float:
+        return None
+    map_shape = inp.shape
+    found = inp.reshaped
+    if found and found[0] == "view" and found[2] == inp.shape and found[1][0][:1] == (n,):
+        map_shape = tuple(found[1][0])  # D(x).view(x.size(0), -1): the map it was before
+    conv_map = len(map_shape) >= 3 and (map_shape[1] == 1 or bool(ctx.output_layers(1, conv=True)))
+    if inp.ndim >= 3 and not conv_map:  # (N, T, H) from an RNN: not scores of one kind
+        return None
+    value = _constant_target(ctx)
+    if value is None:
+        return None
+    fixed = _constant_fix(ctx, value)
+    per = inp.numel // n
+    spatial = [s for s in map_shape[1:] if s != 1]
+    what = (f"a {spatial[0]}x{spatial[1]} map of scores per sample (one per image patch, as a PatchGAN "
+            f"discriminator gives)" if conv_map and len(spatial) == 2 else f"{per} scores per sample")
+    tgt_name, label = ctx.code("target"), _num_text(value)
+    return Hint(
+        title=(f"{ctx.code('input')} has {per} scores per sample {_shape_text(inp.shape)}, but {tgt_name} "
+               f"has one label per sample {_shape_text(tgt.shape)}"),
+        message=(f"{ctx.code('input')} holds {what}; {tgt_name} gives each of the {n} samples one label, the "
+                 f"same for all ({label}). {ctx.loss_label} compares value by value, so the label must cover "
+                 f"every score: a tensor of {label}s shaped like {ctx.code('input')}. (If the model should "
+                 f"give one score per sample instead, average the scores or change its last layer.)"),
+        fix=fixed,
+    )
+
+
+def _constant_fix(ctx, value: float) -> str:
+    """``loss = bce(out, torch.ones_like(out))``, naming the input first when it is an expression."""
+    maker = ("torch.ones_like({})" if value == 1 else "torch.zeros_like({})" if value == 0
+             else "torch.full_like({}, " + _num_text(value) + ")")
+    expr = ctx.name("input").strip()
+    if re.fullmatch(r"[A-Za-z_]\w*", expr):
+        return ctx.fix({"target": maker.format(expr)}) or f"{ctx.name('target')} = {maker.format(expr)}"
+    out = "out" if ctx.lookup("out") is None else "d_out"
+    fixed = ctx.fix({"input": out, "target": maker.format(out)})
+    return f"{out} = {expr}\n{fixed}" if fixed else f"{ctx.name('target')} = {maker.format(expr)}"
+
+
+def _num_text(v: float) -> str:
+    """0.9 for a float32 0.9 (7 significant digits: what float32 holds), 1 for 1.0."""
+    return str(int(v)) if float(v).is_integer() else f"{v:.7g}"
+
+
 @rule("NLH542", "shape-mismatch", "a discriminator's patch map (scores per region) against one label per image",
       families=BATCH_FAMILIES + SHAPE_FAMILIES,
       examples=(Example(
@@ -342,8 +446,13 @@ def patch_map_per_sample(ctx) -> Hint | None:
         averaged = ctx.with_method("input", f".mean(({', '.join(str(d) for d in range(1, len(shape)))}))")
     fixed = ctx.fix({"target": expanded})
     mean_fix = ctx.fix({"input": averaged})
+    value = _constant_target(ctx)
     lines = [f"# each of the {per} map values gets its image's label (PatchGAN style):",
              fixed or f"{labels} = {expanded}"]
+    if value is not None:  # one label for every image: a tensor of it shaped like the map
+        lines = [f"# every map value gets the label {_num_text(value)} (PatchGAN style):",
+                 _constant_fix(ctx, value), "# or, the same, each image's label repeated over its map:",
+                 lines[1]]
     if mean_fix:
         lines += ["# or one score per image, the mean over the map:", mean_fix]
     lines.append("# or feed images of the size the model was built for (it then ends in 1x1)")
@@ -1133,12 +1242,109 @@ def shapes_differ(ctx) -> Hint | None:
     else:
         message = "Check which of the two does not have the layout you intended."
         fix = None
+        scaled = _spatial_scales(ctx, a, b)
+        if scaled is not None:
+            message, fix = scaled
     return Hint(
         title=f"{inp} is {_shape_text(a)} but {tgt} is {_shape_text(b)}",
         message=(f"{ctx.loss_label} compares {inp} and {tgt} element by element, so both need the same "
                  f"shape. {message}"),
         fix=fix,
     )
+
+
+_SCALE_WORDS = re.compile(r"\b(\w*(?:scale_factor|upscale_factor|upscale|scale|factor))\s*=\s*(\d+)\b")
+
+
+def _spatial_scales(ctx, a, b) -> tuple[str, str | None] | None:
+    """Same samples and channels, other spatial sizes: say which sizes differ and by what factor. When the
+    model's input divides both (a super-resolution model: 17 -> 34 against labels of 51), the model's scale
+    factor and the labels' disagree; a ``scale_factor=2`` in the user's code is the line to change."""
+    if len(a) != len(b) or len(a) < 3 or a[:2] != b[:2] or a[2:] == b[2:]:
+        return None
+    pa, pb = a[2:], b[2:]
+    size = lambda dims: "x".join(map(str, dims))  # noqa: E731
+    inp, tgt = ctx.code("input"), ctx.code("target")
+    fed = _model_input(ctx, len(a), a[0])
+    if fed is not None:
+        name, dims = fed[:2]
+        if all(p % d == 0 and q % d == 0 for p, q, d in zip(pa, pb, dims)):
+            fa, fb = {p // d for p, d in zip(pa, dims)}, {q // d for q, d in zip(pb, dims)}
+            if len(fa) == 1 and len(fb) == 1 and fa != fb:
+                fa, fb = fa.pop(), fb.pop()
+                message = (f"The spatial sizes differ: {size(pa)} against {size(pb)}. {inp} is `{name}` "
+                           f"({size(dims)}) scaled x{fa}, but {tgt} is x{fb} of it: the model upsamples by {fa} "
+                           f"while the labels were prepared for x{fb}. Make the model's scale factor {fb}, or "
+                           f"prepare the labels for x{fa}.")
+                layer = _scaling_layer(ctx, fed[2], fa)
+                if layer:
+                    message += f" ({layer} scales by {fa}.)"
+                return message, _scale_line(ctx, fa, fb)
+    ratios = {(p / math.gcd(p, q), q / math.gcd(p, q)) for p, q in zip(pa, pb)}
+    if len(ratios) == 1:
+        ra, rb = (int(v) for v in ratios.pop())
+        if max(ra, rb) <= 8:
+            bases = sorted({p // ra for p in pa})
+            message = (f"The spatial sizes differ: {size(pa)} against {size(pb)}, a ratio of {ra}:{rb} in "
+                       f"every spatial dim ({pa[0]} = {ra} x {bases[0]}, {pb[0]} = {rb} x {bases[0]}). Sizes "
+                       f"that are different multiples of one base mean two scale factors: a model that "
+                       f"up- or downsamples by one factor, labels made for another.")
+            return message, _scale_line(ctx, None, None)
+    dims = [str(i + 2) for i, (p, q) in enumerate(zip(pa, pb)) if p != q]
+    trimmed = {q - p for p, q in zip(pa, pb)}
+    why = ("the model's resizing (strides, padding, up/downsampling) does not give the labels' size")
+    if len(trimmed) == 1 and 0 < min(trimmed) <= 16:
+        why = (f"{inp} is {min(trimmed)} smaller in each, as convolutions without padding give (each 3x3 "
+               f"one trims 2: padding=1 keeps the size)")
+    return (f"Only the spatial sizes differ ({size(pa)} against {size(pb)}, dim{'s' if len(dims) > 1 else ''} "
+            f"{', '.join(dims)}): {why}.", None)
+
+
+def _model_input(ctx, ndim: int, n: int) -> tuple[str, tuple[int, ...]] | None:
+    """``("inputs", (17, 17))`` when the input was computed as ``model(inputs)`` from a batch of that rank."""
+    import torch
+
+    origin = _origin(ctx, "input")
+    if origin is None:
+        return None
+    for node in ast.walk(origin[1]):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args
+                and isinstance(ctx.lookup(node.func.id), torch.nn.Module) and isinstance(node.args[0], ast.Name)):
+            fed = _tensor(ctx, node.args[0].id)
+            if fed is not None and fed.dim() == ndim and fed.shape[0] == n:
+                return node.args[0].id, tuple(int(v) for v in fed.shape[2:]), node.func.id
+    return None
+
+
+def _scaling_layer(ctx, model: str, factor: int) -> str | None:
+    """``model.ps (nn.PixelShuffle)``: the model's one layer that up- or downsamples by ``factor``."""
+    root = ctx.lookup(model)
+    try:
+        found = [(path, type(m).__name__) for path, m in root.named_modules()
+                 if factor in (getattr(m, "upscale_factor", None), getattr(m, "downscale_factor", None))
+                 or getattr(m, "scale_factor", None) in (factor, float(factor))]
+    except Exception:
+        return None
+    if len(found) != 1:
+        return None
+    return f"{model}.{found[0][0]} (nn.{found[0][1]})" if found[0][0] else f"{model} (nn.{found[0][1]})"
+
+
+def _scale_line(ctx, have: int | None, want: int | None) -> str | None:
+    """The user's ``model = ESPCN(scale_factor=2)`` with ``want`` for ``have``, when the cell shows it."""
+    found = ctx.user_source()
+    if not found or have is None:
+        return None
+    text, first = found
+    for number, line in enumerate(text.splitlines(), first):
+        if ctx.call is not None and number >= ctx.call.lineno:
+            break
+        m = _SCALE_WORDS.search(line)
+        if m and int(m.group(2)) == have and not line.lstrip().startswith("#"):
+            fixed = line[:m.start(2)] + str(want) + line[m.end(2):]
+            return (f"{fixed.strip()}   # line {number}: the labels' factor (or prepare the labels "
+                    f"for x{have})")
+    return None
 
 
 def _moved_dim(src, dst) -> tuple[int, ...] | None:
@@ -1155,5 +1361,5 @@ def _moved_dim(src, dst) -> tuple[int, ...] | None:
     return None
 
 
-RULES = [patch_map_per_sample, flattened_one_side, sequence_lengths_differ, cat_along_batch, reshape_changes_rows, different_batches,
+RULES = [patch_map_per_sample, constant_label_per_sample, flattened_one_side, sequence_lengths_differ, cat_along_batch, reshape_changes_rows, different_batches,
          extra_singleton, class_indices_for_columns, rgb_mask, different_widths, shapes_differ]

@@ -423,9 +423,23 @@ def lost_batch_axis(ctx) -> Hint | None:
           "palette = torch.tensor([[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]])\n"
           "labels = palette[torch.randint(0, 4, (2, 16, 16))]\n"
           "loss = nn.NLLLoss()(F.log_softmax(outputs, dim=1), labels)",
-          expect=("RGB", "return_inverse=True")),))
+          expect=("RGB", "return_inverse=True")),
+          Example(
+          "import torch, torch.nn as nn\n"
+          "criterion = nn.CrossEntropyLoss()\n"
+          "preds = torch.randn(2, 5, 16, 16, requires_grad=True)\n"
+          "masks = torch.randint(0, 5, (2, 16, 16, 1)).expand(-1, -1, -1, 3)   # grey mask read as RGB\n"
+          "loss = criterion(preds, masks)",
+          expect=("colour channels", "loss = criterion(preds, masks[..., 0])", "equal")),
+      ))
 def colour_mask(ctx) -> Hint | None:
-    """Segmentation labels saved as colour images (N, H, W, 3): each colour must be mapped to a class index."""
+    """Segmentation labels saved as colour images (N, H, W, 3): each colour must be mapped to a class index.
+
+    Values up to 255 are colours. Small values (all below the number of classes) in an (N, H, W, 3|4)
+    mask are class ids that kept the image's colour channels (a grey mask read as RGB, cv2.imread's
+    default): a bounded read of the mask says whether its channels are equal, and only then is keeping
+    one channel the fix; otherwise the colours still have to be mapped to class ids.
+    """
     found = class_inputs(ctx)
     if not found:
         return None
@@ -439,23 +453,77 @@ def colour_mask(ctx) -> Hint | None:
         channels, last = tgt.shape[1], False
     else:
         return None
-    if tgt.min < 0 or tgt.max > 255 or tgt.max < inp.shape[1]:
+    if tgt.min < 0 or tgt.max > 255 or (tgt.max < inp.shape[1] and not last):
         return None
     name = ctx.name("target")
-    pixels = name if last else ctx.with_method("target", ".permute(0, 2, 3, 1)")
+    first = ""
+    if not re.fullmatch(r"[A-Za-z_]\w*", name.strip()):  # (masks.long() + 0): named once, then used
+        first, name = f"mask = {name}\n", "mask"
+    pixels = name if last else f"{name}.permute(0, 2, 3, 1)"
     flat = f"{pixels}.reshape(-1, {channels})"
+    mapped = (first + f"colours, idx = torch.unique({flat}, dim=0, return_inverse=True)\n"
+              + (f"{name}_idx = idx.view({name}.shape[:3])" if last else
+                 f"{name}_idx = idx.view({name}.shape[0], *{name}.shape[2:])")
+              + "\n" + (ctx.fix({"target": f"{name}_idx"}) or f"# then use {name}_idx"))
+    wanted = shape_text((batch, *spatial))
+    if tgt.max < inp.shape[1]:
+        return _class_ids_with_channels(ctx, inp, tgt, channels, wanted, mapped)
     return Hint(
         title=f"{ctx.code('target')} looks like a colour (RGB) label image {shape_text(tgt.shape)}, not class indices",
         message=(f"{ctx.code('target')} has {channels} channels with values up to {_num(tgt.max)}: a colour-coded "
                  f"mask, as segmentation datasets store them. {ctx.loss_label} needs one class index per pixel, "
-                 f"shaped {shape_text((batch, *spatial))}; map each colour to its class (in the order of the "
+                 f"shaped {wanted}; map each colour to its class (in the order of the "
                  f"dataset's palette) before the loss."),
-        fix=(f"# one index per colour (in your dataset's palette order, if it has one)\n"
-             f"colours, idx = torch.unique({flat}, dim=0, return_inverse=True)\n"
-             + (f"{name}_idx = idx.view({name}.shape[:3])" if last else
-                f"{name}_idx = idx.view({name}.shape[0], *{name}.shape[2:])")
-             + "\n" + (ctx.fix({"target": f"{name}_idx"}) or f"# then use {name}_idx")),
+        fix="# one index per colour (in your dataset's palette order, if it has one)\n" + mapped,
     )
+
+
+def _class_ids_with_channels(ctx, inp, tgt, channels: int, wanted: str, mapped: str) -> Hint:
+    """(N, H, W, 3|4) with values that fit the classes: a mask that kept the image's colour channels."""
+    name = ctx.name("target")
+    colours = "RGB" if channels == 3 else "RGBA"
+    checked = _channels_checked(ctx, tgt)
+    keep = ctx.fix_arg("target", ctx.with_method("target", "[..., 0]" + long_suffix(tgt)))
+    opening = (f"{ctx.code('target')} {shape_text(tgt.shape)} still has its {channels} colour channels "
+               f"({colours}) as its last dim: a mask image read in colour (cv2.imread and PIL's "
+               f"convert('RGB') give 3 channels). {ctx.loss_label} takes one class index per position, "
+               f"shaped {wanted}. ")
+    if checked and checked[1]:
+        message = (opening + f"In the {checked[0]} pixels checked its channels are equal (a grey mask saved "
+                   f"as {colours}), so keep one channel, or read the mask as greyscale.")
+        fix = keep
+    elif checked:
+        message = (opening + f"Its channels differ in the pixels checked, so the colours encode the classes: "
+                   f"map each colour to its class id (in your dataset's palette order).")
+        fix = "# one index per colour (in your dataset's palette order, if it has one)\n" + mapped
+    else:
+        message = (opening + "If its channels are all equal (a grey mask saved in colour), keep one; "
+                   "otherwise map each colour to its class id.")
+        fix = (f"# if the {channels} channels are equal (a grey mask saved as {colours}):\n{keep}\n"
+               f"# otherwise one index per colour (in your dataset's palette order):\n{mapped}")
+    return Hint(title=f"{ctx.code('target')} still has its colour channels {shape_text(tgt.shape)}; "
+                      f"{ctx.loss_label} expects {wanted}",
+                message=message, fix=fix)
+
+
+def _channels_checked(ctx, tgt) -> tuple[int, bool] | None:
+    """(pixels read, all channels equal in them) for a target that is a plain name of the user's; a
+    bounded read (the probe's row check: at most 64 pixels), None when the tensor is not at hand."""
+    import torch
+
+    from ..probe import MAX_ROWS, describe
+
+    name = ctx.name("target").strip()
+    if not ctx.values_readable or not re.fullmatch(r"[A-Za-z_]\w*", name):
+        return None
+    value = ctx.lookup(name)
+    if not isinstance(value, torch.Tensor) or tuple(value.shape) != tgt.shape:
+        return None
+    facts = describe(value, class_dim=value.dim() - 1)
+    del value
+    if not facts.values:
+        return None
+    return min(MAX_ROWS, facts.numel // tgt.shape[-1]), facts.rows_uniform
 
 
 # --- class-dim ------------------------------------------------------------------------------------------

@@ -555,9 +555,20 @@ def _method_free(expr: str) -> str:
           "probs = torch.rand(5)\n"
           "scores = torch.tensor([0.5, 1.7, 2.25, 0.1, 3.8])\n"
           "loss = nn.BCELoss()(probs, scores)",
-          expect=("scores", "0.1..3.8", "MSELoss")),))
+          expect=("scores", "0.1..3.8", "MSELoss")),
+          Example(
+          "import torch, torch.nn.functional as F\n"
+          "x = (torch.rand(8, 1, 28, 28) - 0.5) / 0.5   # transforms.Normalize((0.5,), (0.5,))\n"
+          "x_hat = torch.sigmoid(torch.randn(8, 1, 28, 28))\n"
+          "loss = F.binary_cross_entropy(x_hat, x)",
+          expect=("loss = F.binary_cross_entropy(x_hat, (x + 1) / 2)", "images normalised to [-1, 1]")),
+      ))
 def bce_target_other(ctx) -> Hint | None:
-    """Any other target outside [0, 1]: real-valued scores that are not probabilities."""
+    """Any other target outside [0, 1]: real-valued scores that are not probabilities.
+
+    Real values that fill [-1, 1] are, almost always, images normalised with mean 0.5 and std 0.5 (the
+    usual GAN/VAE transform) used as a reconstruction target: ``(x + 1) / 2`` maps them back to [0, 1].
+    """
     found = _bce(ctx)
     if not found:
         return None
@@ -566,6 +577,8 @@ def bce_target_other(ctx) -> Hint | None:
         return None
     name = ctx.name("target")
     real = not tgt.whole
+    if real and -1.001 <= tgt.min <= -0.8 and tgt.max <= 1.001:  # min near -1
+        return _normalised_target(ctx, tgt)
     return Hint(
         title=f"`{name}` has values outside [0, 1] (it runs {_num(tgt.min)}..{_num(tgt.max)}), which {ctx.loss_label} cannot take",
         message=(f"BCE reads each target as the probability of the positive class, so it must lie in "
@@ -574,6 +587,33 @@ def bce_target_other(ctx) -> Hint | None:
                     "nn.SmoothL1Loss), or rescale the targets to [0, 1] if they are meant as probabilities."
                     if real else "Check how the labels are encoded; binary labels must be 0 and 1.")),
         fix=None,
+    )
+
+
+def _normalised_target(ctx, tgt) -> Hint:
+    """A BCE target in [-1, 1]: images (or values) normalised to [-1, 1], to map back to [0, 1]."""
+    from dataclasses import replace
+
+    from ..explain import default_evidence
+
+    name = ctx.name("target")
+    images = tgt.ndim >= 3
+    what = "images normalised to [-1, 1]" if images else "real values in [-1, 1]"
+    simple = re.fullmatch(r"[\w.]+", name.strip())
+    rescaled = f"({name} + 1) / 2" if simple else f"(({name}) + 1) / 2"
+    fix = ctx.fix({"target": rescaled}) or f"{name} = {rescaled}"
+    how = ("transforms.Normalize((0.5,), (0.5,)) or (x - 0.5) / 0.5, the usual GAN/VAE preprocessing"
+           if images else "as a (v - 0.5) / 0.5 scaling gives")
+    shown = replace(ctx, tensors={**ctx.tensors, "target": replace(
+        tgt, role="normalised images" if images else "real values")})
+    return Hint(
+        title=f"`{name}` holds {what}; {ctx.loss_label} needs targets in [0, 1]",
+        message=(f"BCE reads each target as a probability in [0, 1], but `{name}` runs "
+                 f"{_num(tgt.min)}..{_num(tgt.max)}: {what} ({how}). Map it back to [0, 1] for the loss "
+                 f"with `{rescaled}`, or drop the normalisation; or, for real-valued targets, use "
+                 f"nn.MSELoss."),
+        fix=fix,
+        evidence=default_evidence(shown),
     )
 
 
