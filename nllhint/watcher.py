@@ -1160,7 +1160,8 @@ def _walk_backward(watch: "Watch", tensors, frame, key, n: int, logs: set) -> No
         return
     found = []
     seen: list = []
-    with torch.no_grad():
+    # a tensor subclass's __torch_function__ is user code: it must not run for the numel/grad_fn reads
+    with torch.no_grad(), torch._C.DisableTorchFunctionSubclass():
         for t in tensors[:4]:
             if isinstance(t, torch.Tensor) and t.numel() == 1:
                 found += [f for f in handwritten.walk(t, seen) if f.kind not in {g.kind for g in found}]
@@ -1170,7 +1171,7 @@ def _walk_backward(watch: "Watch", tensors, frame, key, n: int, logs: set) -> No
         return
     site = _backward_site(watch, frame, key, n)
     site.label = "hand-written loss"
-    for item, hint in handwritten.hints(found, frame.f_code.co_filename, _lazy().location_of, frame.f_lineno):
+    for item, hint in handwritten.at_backward(found, frame, _lazy().location_of):
         if item.code in site.findings:
             continue
         entry = handwritten.BY_CODE[item.code]  # the registry's category and severity

@@ -226,33 +226,91 @@ def _matches(kind: str, arg: str, assigned: dict[str, str]) -> str | None:
 
 def hints(found: list[LogFound], filename: str, location_of, line: int | None = None, *,
           under: str = "the tensor passed to backward()", more: tuple = (),
-          call: "LossAt | None" = None) -> list[tuple[LogFound, Hint]]:
+          call: "LossAt | None" = None, own=None, scores: dict | None = None) -> list[tuple[LogFound, Hint]]:
     """One hint per unsafe log kind, naming the user's line and expression when the source shows it.
     Logs after the backward() ``line`` cannot be in its graph; the nearest one before it is preferred.
     ``more``: files of the user's own loss function (an earlier cell), searched after ``filename``;
-    ``call``: the user's call of that function, so a fix can be written with the caller's arguments."""
-    places = [(filename, line)] + [(f, None) for f in more if f != filename]
+    ``own``: that function itself: its lines are searched first, and only they in its file;
+    ``call``: the user's call of that function, so a fix can be written with the caller's arguments;
+    ``scores``: the caller's argument -> (its raw scores' expression, where its sigmoid is), as far as known."""
+    places = [(filename, line, None)] + [(f, None, None) for f in more if f != filename]
+    span = _span(own)
+    if span is not None:
+        places = [(span[0], None, span[1:])] + [p for p in places if p[0] != span[0]]
     located = [(item, _locate(item, places)) for item in found]
     target = None
     if {"sigmoid", "1-sigmoid"} <= {item.kind for item in found}:  # a whole BCE: what multiplies log(p)
         target = next((_bce_target(file, where) for item, (where, file) in located
                        if item.kind == "sigmoid" and where), None)
-    return [(item, _hint(item, where, file, location_of, under=under, target=target,
-                         call=call if item.kind == "sigmoid" else None))
-            for item, (where, file) in located]
+    whole = _gan_fix(own, span, call, scores or {}) if span is not None and call is not None else None
+    sigmoid = _sigmoid_note(whole[1] if whole else list((call.args if call else {}).values()), scores or {})
+    out = []
+    for item, (where, file) in located:
+        hint = _hint(item, where, file, location_of, under=under, target=target,
+                     call=call if item.kind == "sigmoid" else None)
+        if item.kind in ("sigmoid", "1-sigmoid") and (whole or sigmoid):
+            message = hint.message.split(" Use F.logsigmoid")[0] + " " + _whole(own, whole) if whole else hint.message
+            message += f" {sigmoid}" if sigmoid else ""
+            hint = Hint(title=hint.title, message=message, fix=whole[0] if whole else hint.fix)
+        out.append((item, hint))
+    kinds = [item.kind for item, _ in out]
+    if whole and "sigmoid" in kinds and "1-sigmoid" in kinds:  # one BCE, one finding naming both logs
+        return [_merged(out, located, own, location_of, under, whole, sigmoid)]
+    return out
+
+
+def _whole(own, whole) -> str:
+    return (f"`{own.__name__}` is a binary cross-entropy written by hand ({whole[2]}), which "
+            "F.binary_cross_entropy_with_logits (or F.logsigmoid) computes from raw scores, stably.")
+
+
+def _merged(out: list, located: list, own, location_of, under: str, whole: tuple, sigmoid: str | None) -> tuple:
+    """The log(sigmoid) and log(1 - sigmoid) halves of one hand-written BCE as one finding (code NLH831)."""
+    places = {item.kind: (where, file) for item, (where, file) in located}
+    names, lines = [], []
+    for kind in ("sigmoid", "1-sigmoid"):
+        where, file = places[kind]
+        if where:
+            names.append(f"`{where[1]}`")
+            lines.append(location_of(file, where[0]))
+    logs = " and ".join(names) + (f" ({', '.join(dict.fromkeys(lines))})" if lines else "")
+    item = next(item for item, _ in out if item.kind == "sigmoid")
+    return item, Hint(
+        title=f"hand-written BCE in `{own.__name__}` takes log(sigmoid(...)) and log(1 - sigmoid(...))"
+              + (f": {logs}" if logs else ""),
+        message=(f"The graph under {under} has log(sigmoid(...)) and log(1 - sigmoid(...)) (certain: from "
+                 "grad_fn). For large scores the sigmoid rounds to exactly 0 or 1 and the log gives -inf, then "
+                 f"NaN. {_whole(own, whole)}" + (f" {sigmoid}" if sigmoid else "")),
+        fix=whole[0])
+
+
+def _sigmoid_note(args: list[str], scores: dict) -> str | None:
+    """The sentence saying where the sigmoid before the log is (the end of the user's model)."""
+    places = list(dict.fromkeys(scores[a][1] for a in args if a in scores and scores[a][1]))
+    if len(places) != 1:
+        return None
+    return (f"The sigmoid is {places[0]}: remove it so the model returns raw scores (logits), and give "
+            "those to the with-logits loss (every loss on that output then takes logits).")
 
 
 def _locate(item: LogFound, places: list) -> tuple:
-    """(line, call, argument, softmax/sigmoid expression) of the user's log for ``item``, and its file."""
-    for filename, line in places:
+    """(line, call, argument, softmax/sigmoid expression) of the user's log for ``item``, and its file.
+    A log whose argument shows the softmax/sigmoid wins in any place; else the one unprotected log of the
+    right form in the first place that has exactly one."""
+    searched = []
+    for filename, line, span in places:
         calls = log_calls(filename)
         if line is not None:
             calls = sorted((c for c in calls if c[0] <= line), key=lambda c: -c[0])
+        if span is not None:
+            calls = [c for c in calls if span[0] <= c[0] <= span[1]]
         assigned = _assignments(filename) if calls else []
         for lineno, call, arg in calls:
             inner = _matches(item.kind, arg, _before(assigned, lineno))
             if inner is not None or (item.kind == "zero" and "eps" not in arg and "clamp" not in arg):
                 return (lineno, call, arg, inner), filename
+        searched.append((filename, calls))
+    for filename, calls in searched:
         # the graph proves it; name the one unprotected log of the right form, if one
         plain = [(lineno, call, arg, None) for lineno, call, arg in calls
                  if not any(m in arg for m in ("eps", "clamp", "+", "1e-"))
@@ -260,6 +318,128 @@ def _locate(item: LogFound, places: list) -> tuple:
         if len(plain) == 1:
             return plain[0], filename
     return None, places[0][0]
+
+
+_SIMPLE = re.compile(r"[A-Za-z_][\w.]*(?:\[[^\[\]()]+\])?")
+
+
+def _gan_fix(own, span, call: "LossAt", scores: dict) -> tuple[str, list[str], str] | None:
+    """A function returning ``-(mean(log(a)) + mean(log(1 - b)))`` (a GAN's discriminator or generator loss)
+    is binary cross-entropies against 1s and 0s: (the caller's assignment rewritten on raw scores, the
+    caller's arguments that must become raw scores, what each term is), or None. An argument assigned ``torch.sigmoid(z)``
+    becomes ``z``; one out of a model ending in a sigmoid needs that sigmoid removed (a comment says so).
+    Plain names give one F.binary_cross_entropy_with_logits per term; other expressions, which that form
+    would evaluate twice, give the same value as -F.logsigmoid(...).mean()."""
+    node = _def_node(span[0], own.__code__.co_firstlineno)
+    returns = [n for n in ast.walk(node) if isinstance(n, ast.Return) and n.value is not None] if node else []
+    if len(returns) != 1:
+        return None
+    value = returns[0].value
+    if isinstance(value, ast.Name):  # loss = ...; return loss
+        assigned = [n.value for n in ast.walk(node) if isinstance(n, ast.Assign) and len(n.targets) == 1
+                    and isinstance(n.targets[0], ast.Name) and n.targets[0].id == value.id]
+        if len(assigned) != 1:
+            return None
+        value = assigned[0]
+    params = {a.arg for a in node.args.args + node.args.kwonlyargs}
+    parts, terms = [], []
+    for sign, term in _signed_terms(value, 1):
+        found = _mean_log(term)
+        if sign != -1 or found is None or found[0] not in params or found[0] not in call.args:
+            return None
+        arg = call.args[found[0]]
+        parts.append((arg, scores.get(arg, (None, None))[0] or arg, found[1]))
+        terms.append(f"-mean(log({'1 - ' if found[1] == 'zeros' else ''}{found[0]})) is BCE against "
+                     f"{'0s' if found[1] == 'zeros' else '1s'}")
+    if not parts:
+        return None
+    if all(_SIMPLE.fullmatch(raw) for _, raw, _ in parts):
+        line = " + ".join(f"F.binary_cross_entropy_with_logits({z}, torch.{t}_like({z}))" for _, z, t in parts)
+    elif len({a for a, _, _ in parts}) == len(parts):  # each argument once: nothing evaluated twice
+        line = "-" + " - ".join(f"F.logsigmoid({'-' if t == 'zeros' else ''}{_paren(z)}).mean()" for _, z, t in parts)
+    else:
+        return None
+    line = f"{call.name} = {line}"
+    rest = list(dict.fromkeys(a for a, raw, _ in parts if raw == a))
+    if rest:
+        wheres = list(dict.fromkeys(scores[a][1] for a in rest if a in scores and scores[a][1]))
+        after = f"after removing {wheres[0]}" if len(wheres) == 1 else "with the sigmoid before them removed"
+        line += f"   # {after}: {', '.join(rest)} {'are' if len(rest) > 1 else 'is'} then raw scores"
+    return line, rest, "; ".join(terms)
+
+
+def _paren(expr: str) -> str:
+    try:
+        node = ast.parse(expr, mode="eval").body
+    except SyntaxError:
+        return f"({expr})"
+    return expr if isinstance(node, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)) else f"({expr})"
+
+
+def _signed_terms(node, sign: int) -> list:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return _signed_terms(node.operand, -sign)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+        return _signed_terms(node.left, sign) + _signed_terms(node.right, sign if isinstance(node.op, ast.Add) else -sign)
+    return [(sign, node)]
+
+
+def _mean_log(node) -> tuple[str, str] | None:
+    """``torch.mean(torch.log(p))`` / ``torch.log(p).mean()`` -> (p, "ones"); of ``1 - p`` -> (p, "zeros")."""
+    if not isinstance(node, ast.Call) or node.keywords or not isinstance(node.func, ast.Attribute):
+        return None
+    if node.func.attr != "mean":
+        return None
+    if _is_module(node.func.value, "torch") and len(node.args) == 1:
+        inner = node.args[0]
+    elif not node.args:
+        inner = node.func.value
+    else:
+        return None
+    if not (isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute) and inner.func.attr == "log"
+            and not inner.keywords):
+        return None
+    if _is_module(inner.func.value, "torch") and len(inner.args) == 1:
+        arg = inner.args[0]
+    elif not inner.args and not _is_module(inner.func.value, "torch"):
+        arg = inner.func.value
+    else:
+        return None
+    if isinstance(arg, ast.Name):
+        return arg.id, "ones"
+    if (isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Sub) and isinstance(arg.left, ast.Constant)
+            and arg.left.value == 1 and isinstance(arg.right, ast.Name)):
+        return arg.right.id, "zeros"
+    return None
+
+
+def _is_module(node, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name
+
+
+def _span(func) -> tuple[str, int, int] | None:
+    """(file, first line, last line) of the user's function's def, read from its file's source."""
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return None
+    node = _def_node(code.co_filename, code.co_firstlineno)
+    return (code.co_filename, node.lineno, node.end_lineno) if node is not None else None
+
+
+def _def_node(filename: str, firstlineno: int):
+    lines = linecache.getlines(filename)
+    if not lines or len(lines) > 20_000:
+        return None
+    try:
+        tree = ast.parse("".join(lines))
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            if first == firstlineno:
+                return node
+    return None
 
 
 def _bce_target(filename: str, where) -> str | None:
@@ -386,15 +566,20 @@ def own_function(value: ast.expr, namespace: dict):
         func, is_class_call = func.func, True
     if not isinstance(func, ast.Name):
         return None
+    import inspect
+    import types
+
     obj = namespace.get(func.id)
+    # read statically: a property or __getattr__ of the user's object must not run
     if is_class_call:
-        obj = getattr(obj, "forward", None) if isinstance(obj, type) else None
-    elif not callable(obj) or isinstance(obj, type):
+        obj = inspect.getattr_static(obj, "forward", None) if isinstance(obj, type) else None
+    elif type(obj) is types.MethodType:
+        obj = obj.__func__
+    elif type(obj) is not types.FunctionType:
+        obj = None if isinstance(obj, type) else inspect.getattr_static(type(obj), "forward", None)
+    if type(obj) is not types.FunctionType:
         return None
-    elif not hasattr(obj, "__code__"):
-        obj = getattr(type(obj), "forward", None)
-    code = getattr(obj, "__code__", None)
-    if code is None or str(getattr(obj, "__module__", "")).startswith(("torch", "nllhint")):
+    if str(obj.__module__).startswith(("torch", "nllhint")):
         return None
     return obj
 
@@ -433,6 +618,8 @@ def at_cell_end(tree: ast.AST, filename: str, namespace: dict, location_of, skip
         return []
     text = "".join(linecache.getlines(filename))
     out, walked, codes = [], set(), set(skip)
+    if "NLH831" in codes:  # at backward(), one finding may stand for both halves of a BCE
+        codes.add("NLH833")
     # a tensor subclass's __torch_function__ is user code: it must not run for grad_fn/numel/dtype reads
     with torch.no_grad(), torch._C.DisableTorchFunctionSubclass():
         for name, line, value in cell_assignments(tree)[-MAX_NAMES:]:
@@ -449,11 +636,153 @@ def at_cell_end(tree: ast.AST, filename: str, namespace: dict, location_of, skip
             func = own_function(value, namespace)
             more = (func.__code__.co_filename,) if func is not None else ()
             call = _caller(name, value, func, text) if func is not None else None
+            scores = _scores(tree, call, line, namespace, text, location_of)
             for item, hint in hints(found, filename, location_of, line, under=f"`{name}` (no backward() ran)",
-                                    more=more, call=call):
+                                    more=more, call=call, own=func, scores=scores):
                 codes.add(item.code)
                 out.append((line, " ".join((ast.get_source_segment(text, value) or name).split()), item, hint))
     return out
+
+
+# --- at backward(): the user's function that made the tensor ----------------------------------------------
+
+def at_backward(found: list[LogFound], frame, location_of) -> list[tuple[LogFound, Hint]]:
+    """``hints`` for a walk at ``backward()``: the receiver's assignment before that line (``D_loss =
+    d_loss_fn(D_real, D_fake)``, read from the code, nothing run) gives the user's loss function, searched
+    first for the log, and the caller's arguments for the fix; their own assignments say where the
+    sigmoid is (``D_real = D(X)`` with D ending in nn.Sigmoid)."""
+    filename, line = frame.f_code.co_filename, frame.f_lineno
+    own = call = None
+    scores: dict = {}
+    try:
+        own, call, scores = _origin(frame, filename, line, location_of)
+    except Exception:
+        own, call, scores = None, None, {}
+    more = (own.__code__.co_filename,) if own is not None else ()
+    return hints(found, filename, location_of, line, more=more, call=call, own=own, scores=scores)
+
+
+def _origin(frame, filename: str, line: int, location_of) -> tuple:
+    """(own function, LossAt, {argument: (raw scores expression, where the sigmoid is)}) or Nones."""
+    from collections import ChainMap
+
+    text = "".join(linecache.getlines(filename))
+    if not text or text.count("\n") > 20_000:
+        return None, None, {}
+    scope = ast.parse(text)
+    if frame.f_code.co_name != "<module>":
+        scope = _def_node(filename, frame.f_code.co_firstlineno)
+        if scope is None:
+            return None, None, {}
+    receiver = _backward_receiver(scope, line)
+    if receiver is None:
+        return None, None, {}
+    namespace = ChainMap(frame.f_locals, frame.f_globals)
+    name, value = None, receiver
+    if isinstance(receiver, ast.Name):
+        name, value = receiver.id, _assigned(scope, receiver.id, line)
+    own = own_function(value, namespace) if value is not None else None
+    if own is None:
+        return None, None, {}
+    call = _caller(name, value, own, text) if name else None
+    return own, call, _scores(scope, call, line, namespace, text, location_of)
+
+
+def _scores(scope, call: "LossAt | None", line: int, namespace, text: str, location_of) -> dict:
+    """For each argument of the user's call: (raw scores expression, where its sigmoid is), read from the
+    argument itself (``D(x)``) or from its assignment before ``line`` (``D_real = D(X)``)."""
+    out = {}
+    for arg in (call.args.values() if call else ()):
+        try:
+            made = _assigned(scope, arg, line) if arg.isidentifier() else ast.parse(arg, mode="eval").body
+        except SyntaxError:
+            continue
+        if made is not None:
+            out[arg] = _scores_of(made, namespace, arg if not arg.isidentifier() else text, location_of)
+    return out
+
+
+def _backward_receiver(scope, line: int):
+    """The tensor expression of ``X.backward()`` / ``torch.autograd.backward(X)`` on ``line``."""
+    for node in ast.walk(scope):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "backward" and node.lineno <= line <= (node.end_lineno or node.lineno)):
+            continue
+        owner = node.func.value
+        if isinstance(owner, ast.Attribute) and owner.attr == "autograd" or _is_module(owner, "autograd"):
+            return node.args[0] if node.args else None
+        return owner
+    return None
+
+
+def _assigned(scope, name: str, line: int):
+    """The value of the latest ``name = ...`` at or before ``line`` in ``scope`` (not in nested defs)."""
+    best = None
+    todo = list(getattr(scope, "body", []))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                and node.targets[0].id == name and node.lineno <= line
+                and (best is None or node.lineno > best.lineno)):
+            best = node
+        todo.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt))
+    return best.value if best is not None else None
+
+
+_SIGMOIDS = ("sigmoid",)
+
+
+def _scores_of(value, namespace, text: str, location_of) -> tuple:
+    """(raw scores expression, where the sigmoid is) for an argument assigned ``value``: ``torch.sigmoid(z)``
+    gives ``z``; ``D(x)`` with D an nn.Module ending in a sigmoid names that layer. Read statically."""
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _SIGMOIDS:
+        inner = value.args[0] if value.args else value.func.value
+        raw = " ".join((ast.get_source_segment(text, inner) or "").split())
+        return (raw if raw and _SIMPLE.fullmatch(raw) else None), None
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
+        return None, _final_sigmoid(value.func.id, namespace.get(value.func.id), location_of)
+    return None, None
+
+
+def _final_sigmoid(label: str, module, location_of, depth: int = 0) -> str | None:
+    """Where an nn.Module's output goes through a sigmoid last: ``nn.Sigmoid()``, the last entry of a
+    Sequential (``D[3]``), or a ``torch.sigmoid(...)`` in the return of its forward. Instance and class
+    dictionaries are read directly: no property or __getattr__ of the user's runs."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None or module is None or depth > 2 or not issubclass(type(module), torch.nn.Module):
+        return None
+    children = vars(module).get("_modules") or {}
+    if issubclass(type(module), torch.nn.Sequential):
+        if not children:
+            return None
+        key, last = list(children.items())[-1]
+        where = f"{label}[{key}]" if str(key).isdigit() else f"{label}.{key}"
+        if issubclass(type(last), torch.nn.Sigmoid):
+            return f"`{where}` (nn.Sigmoid(), the last layer of {label})"
+        return _final_sigmoid(where, last, location_of, depth + 1)
+    forward = vars(type(module)).get("forward")
+    code = getattr(forward, "__code__", None) if isinstance(forward, type(_final_sigmoid)) else None
+    node = _def_node(code.co_filename, code.co_firstlineno) if code is not None else None
+    returns = [n for n in ast.walk(node) if isinstance(n, ast.Return) and n.value is not None] if node else []
+    if len(returns) != 1:
+        return None
+    ret = returns[0].value
+    src = "".join(linecache.getlines(code.co_filename))
+    if isinstance(ret, ast.Call) and isinstance(ret.func, ast.Attribute):
+        if ret.func.attr in _SIGMOIDS:
+            expr = " ".join((ast.get_source_segment(src, ret) or "").split())
+            return (f"`{expr}` in {type(module).__name__}.forward ({location_of(code.co_filename, ret.lineno)})"
+                    if expr else None)
+        if _is_module(ret.func.value, "self") and ret.func.attr in children:
+            child = children[ret.func.attr]
+            if issubclass(type(child), torch.nn.Sigmoid):
+                return f"`{label}.{ret.func.attr}` (nn.Sigmoid(), applied last in {type(module).__name__}.forward)"
+            return _final_sigmoid(f"{label}.{ret.func.attr}", child, location_of, depth + 1)
+    return None
 
 
 # --- the registry entries (docs, examples): these run at backward(), never on a loss call ----------------
