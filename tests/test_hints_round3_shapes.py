@@ -365,3 +365,45 @@ def test_matching_regression_shapes_are_silent(ipython):
         loss = F.mse_loss(model(x), y)
     """)
     assert run.success and "NLH9" not in run.out
+
+
+# --- class ids regressed from one output (info, %%losscheck only) -----------------------------------------
+
+CLASS_IDS = """
+    import torch, torch.nn as nn
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(12, 32), nn.ReLU(), nn.Linear(32, 1))
+    criterion = nn.MSELoss()
+    x = torch.randn(16, 12)
+    cls = torch.randint(0, 5, (16, 1)).float()    # class ids 0..4 regressed as numbers
+    loss = criterion(model(x), cls)
+"""
+
+
+def test_class_ids_regressed_get_an_info_note_under_losscheck(ipython):
+    run = ipython.run("%%losscheck\n" + CLASS_IDS.replace("\n    ", "\n"))
+    assert "info NLH849 [wrong-loss]" in run.out and "1 note" in run.out
+    text = " ".join(run.out.split())
+    assert "`cls` looks like class ids 0..4, regressed with MSELoss" in text
+    assert "if they are ordered grades, regression is a fair choice" in text
+    assert "loss = nn.CrossEntropyLoss()(model(x), cls.view(-1).long())" in run.out
+
+
+def test_class_ids_regressed_are_silent_in_default_mode(ipython):
+    run = ipython.run(CLASS_IDS)
+    assert run.success and "nllhint" not in run.out
+
+
+def test_ratings_and_counts_regressed_are_silent(ipython):
+    run = ipython.run("""
+        %%losscheck
+        import torch, torch.nn as nn, torch.nn.functional as F
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(12, 32), nn.ReLU(), nn.Linear(32, 1))
+        x = torch.randn(64, 12)
+        rating = torch.randint(1, 6, (64, 1)).float()     # 1..5 stars
+        counts = torch.randint(0, 5, (64, 1)).float()     # events per day
+        y = torch.randint(0, 5, (64, 1)).float()
+        loss = F.mse_loss(model(x), rating) + F.l1_loss(model(x), counts) + F.mse_loss(model(x), y)
+    """)
+    assert run.success and "no problems found" in run.out and "NLH849" not in run.out

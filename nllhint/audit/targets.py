@@ -3,6 +3,8 @@ target values that are silently used as classes."""
 
 from __future__ import annotations
 
+import re
+
 from ..probe import _num
 from .base import Example, Hint, LossCall, audit
 from .formats import CLASS_LOSSES
@@ -213,4 +215,65 @@ def _trailing_runs(t):
     return int(value), runs, len(rows)
 
 
-RULES = [multi_hot_into_cross_entropy, class_indices_into_bce, bce_target_outside_unit, padding_counted_as_class]
+REGRESSION_LOSSES = ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss")
+# names that say "class id", not "quantity": cls, class_id, y_class, category, cat_idx, label_ids
+_CLASS_NAME = re.compile(r"(?:^|_)(?:cls|class|classes|class_?ids?|class_?idx|class_?index|category|categories|"
+                         r"cat_?ids?|cat_?idx|label_?ids?|label_?idx)(?:$|_)", re.I)
+_WORDS = re.compile(r"[A-Za-z_]\w*|'[^']*'|\"[^\"]*\"")
+
+
+def _named_as_classes(expr: str) -> str | None:
+    """The word of the target's expression that names class ids (``cls`` in ``cls.float()``), if any."""
+    for word in _WORDS.findall(expr):
+        word = word.strip("'\"")
+        if word not in ("float", "double", "view", "squeeze", "unsqueeze", "to") and _CLASS_NAME.search(word):
+            return word
+    return None
+
+
+@audit("NLH849", "wrong-loss", "a regression loss on class ids 0..K-1 from a single output (info)",
+       losses=REGRESSION_LOSSES, severity="info",
+       examples=(Example(_HEAD + "torch.manual_seed(0)\n"
+                         "model = nn.Sequential(nn.Linear(12, 32), nn.ReLU(), nn.Linear(32, 1))\n"
+                         "x = torch.randn(16, 12)\n"
+                         "cls = torch.randint(0, 5, (16, 1)).float()\n"
+                         "loss = nn.MSELoss()(model(x), cls)",
+                         expect=("NLH849", "nn.CrossEntropyLoss()(model(x), cls.view(-1).long())",
+                                 "ordered")),))
+def class_ids_regressed(call: LossCall) -> Hint | None:
+    """Class ids regressed as numbers: one output per sample, a target named like class ids holding every
+    whole number 0..K-1. Values alone cannot tell ids from counts or ratings (both are whole numbers), so
+    the target's name must say classes, and the note (info, %%losscheck only) says when regression is
+    right: ordered grades."""
+    shape, target = call.shape("input"), call.shape("target")
+    if not shape or shape != target or len(shape) > 2 or (len(shape) == 2 and shape[1] != 1) or shape[0] < 8:
+        return None
+    expr = call.name("target")
+    word = _named_as_classes(expr)
+    if word is None:
+        return None
+    facts = call.values("target")
+    if facts is None or not facts.whole or facts.distinct is None or facts.sampled:
+        return None
+    k = len(facts.distinct)
+    if not 3 <= k <= 20 or facts.distinct != tuple(float(v) for v in range(k)):
+        return None  # every id 0..K-1 present: 1..5 ratings and sparse counts stay silent
+    flat = call.with_method("target", ".view(-1).long()")
+    fix = (call.fix({"target": flat}, callee="nn.CrossEntropyLoss()") if not call.functional else
+           call.fix({"target": flat}, callee=call.call.callee.rsplit(".", 1)[0] + ".cross_entropy"
+                    if call.call is not None and "." in call.call.callee else "F.cross_entropy"))
+    fix = fix or f"loss = nn.CrossEntropyLoss()({call.name('input')}, {flat})"
+    return Hint(
+        title=f"{call.code('target')} looks like class ids 0..{k - 1}, regressed with {call.loss_label}",
+        message=(f"{call.code('target')} holds every whole number 0..{k - 1} (and nothing else) and its name "
+                 f"(`{word}`) says class ids, while {call.code('input')} has one output per sample. "
+                 f"{call.loss_label} treats the ids as quantities on a line (class {k - 1} is 'closer' to {k - 2} "
+                 f"than to 0) and the model learns to predict in-between values. If they are unordered categories, "
+                 f"give the model {k} outputs and use CrossEntropyLoss; if they are ordered grades, regression "
+                 f"is a fair choice and this note does not apply."),
+        fix=f"# with {k} outputs (the last layer's out_features = {k}):\n{fix}",
+    )
+
+
+RULES = [multi_hot_into_cross_entropy, class_indices_into_bce, bce_target_outside_unit, padding_counted_as_class,
+         class_ids_regressed]
