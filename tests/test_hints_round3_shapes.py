@@ -407,3 +407,14 @@ def test_ratings_and_counts_regressed_are_silent(ipython):
         loss = F.mse_loss(model(x), rating) + F.l1_loss(model(x), counts) + F.mse_loss(model(x), y)
     """)
     assert run.success and "no problems found" in run.out and "NLH849" not in run.out
+
+
+def test_super_resolution_labels_at_the_input_size_get_no_model_change(ipython):
+    run = ipython.run(ESPCN + """
+    model = ESPCN(scale_factor=2)
+    lr = torch.rand(2, 1, 10, 10)
+    loss = nn.MSELoss()(model(lr), lr)
+    """)
+    text = prose(run.out)
+    assert "`model(lr)` is `lr` (10x10) scaled x2, but `lr` has its size" in text
+    assert "scale_factor=1" not in run.out

@@ -1260,7 +1260,7 @@ def _spatial_scales(ctx, a, b) -> tuple[str, str | None] | None:
     """Same samples and channels, other spatial sizes: say which sizes differ and by what factor. When the
     model's input divides both (a super-resolution model: 17 -> 34 against labels of 51), the model's scale
     factor and the labels' disagree; a ``scale_factor=2`` in the user's code is the line to change."""
-    if len(a) != len(b) or len(a) < 3 or a[:2] != b[:2] or a[2:] == b[2:]:
+    if len(a) != len(b) or len(a) < 3 or a[:2] != b[:2] or a[2:] == b[2:] or 0 in a or 0 in b:
         return None
     pa, pb = a[2:], b[2:]
     size = lambda dims: "x".join(map(str, dims))  # noqa: E731
@@ -1268,18 +1268,22 @@ def _spatial_scales(ctx, a, b) -> tuple[str, str | None] | None:
     fed = _model_input(ctx, len(a), a[0])
     if fed is not None:
         name, dims = fed[:2]
-        if all(p % d == 0 and q % d == 0 for p, q, d in zip(pa, pb, dims)):
+        if 0 not in dims and all(p % d == 0 and q % d == 0 for p, q, d in zip(pa, pb, dims)):
             fa, fb = {p // d for p, d in zip(pa, dims)}, {q // d for q, d in zip(pb, dims)}
             if len(fa) == 1 and len(fb) == 1 and fa != fb:
                 fa, fb = fa.pop(), fb.pop()
-                message = (f"The spatial sizes differ: {size(pa)} against {size(pb)}. {inp} is `{name}` "
-                           f"({size(dims)}) scaled x{fa}, but {tgt} is x{fb} of it: the model upsamples by {fa} "
-                           f"while the labels were prepared for x{fb}. Make the model's scale factor {fb}, or "
-                           f"prepare the labels for x{fa}.")
+                model = (f"{inp} is `{name}` ({size(dims)}) scaled x{fa}" if fa > 1 else
+                         f"{inp} has the size of `{name}` ({size(dims)})")
+                labels = f"{tgt} is x{fb} of it" if fb > 1 else f"{tgt} has its size"
+                does = f"the model upsamples by {fa}" if fa > 1 else "the model does not upsample"
+                prepared = f"the labels were prepared for x{fb}" if fb > 1 else "the labels are not upsampled"
+                message = (f"The spatial sizes differ: {size(pa)} against {size(pb)}. {model}, but {labels}: "
+                           f"{does} while {prepared}. Make the model's scale factor {fb}, or prepare the "
+                           f"labels for x{fa}.")
                 layer = _scaling_layer(ctx, fed[2], fa)
                 if layer:
                     message += f" ({layer} scales by {fa}.)"
-                return message, _scale_line(ctx, fa, fb)
+                return message, (_scale_line(ctx, fa, fb) if fb > 1 else None)  # x1 labels: the labels are wrong
     ratios = {(p / math.gcd(p, q), q / math.gcd(p, q)) for p, q in zip(pa, pb)}
     if len(ratios) == 1:
         ra, rb = (int(v) for v in ratios.pop())
