@@ -418,3 +418,17 @@ def test_super_resolution_labels_at_the_input_size_get_no_model_change(ipython):
     text = prose(run.out)
     assert "`model(lr)` is `lr` (10x10) scaled x2, but `lr` has its size" in text
     assert "scale_factor=1" not in run.out
+
+
+def test_normalised_images_into_bce_with_logits_get_the_rescaled_target(ipython):
+    run = ipython.run("""
+        %%losscheck
+        import torch, torch.nn as nn, torch.nn.functional as F
+        x = (torch.rand(8, 1, 28, 28) - 0.5) / 0.5
+        dec = nn.Linear(16, 784)
+        logits = dec(torch.randn(8, 16)).view(8, 1, 28, 28)
+        loss = F.binary_cross_entropy_with_logits(logits, x)
+    """)
+    text = " ".join(run.out.split())
+    assert "NLH818" in text and "`x` holds images normalised to [-1, 1]" in text
+    assert "fix: loss = F.binary_cross_entropy_with_logits(logits, (x + 1) / 2)" in text

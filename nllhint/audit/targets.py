@@ -131,6 +131,11 @@ def bce_target_outside_unit(call: LossCall) -> Hint | None:
     elif facts.distinct is not None and set(facts.distinct) == {-1.0, 1.0}:
         what = "-1/+1 labels"
         fix = call.fix({"target": f"({call.name('target')} + 1) / 2"})
+    elif not facts.whole and -1.001 <= facts.min <= -0.8 and facts.max <= 1.001:  # Normalize((0.5,), (0.5,))
+        images = len(call.shape("target") or ()) >= 3
+        what = "images normalised to [-1, 1]" if images else "real values in [-1, 1]"
+        fix = call.fix({"target": f"({call.name('target')} + 1) / 2" if call.is_simple("target")
+                        else f"(({call.name('target')}) + 1) / 2"})
     else:
         what = f"values in [{_num(facts.min)}, {_num(facts.max)}]"
         fix = None
@@ -138,7 +143,9 @@ def bce_target_outside_unit(call: LossCall) -> Hint | None:
         title=f"{expr} holds {what}: {call.loss_label} wants targets in [0, 1]",
         message=(f"{expr} has values outside [0, 1] (certain: min {_num(facts.min)}, max "
                  f"{_num(facts.max)}). {call.loss_label} does not check its target; outside [0, 1] the "
-                 f"loss has no minimum and training diverges. Map the labels to 0 and 1."),
+                 f"loss has no minimum and training diverges. "
+                 + ("Map them back to [0, 1] (or drop the normalisation)." if "[-1, 1]" in what
+                    else "Map the labels to 0 and 1.")),
         fix=fix or "rescale the target into [0, 1] (e.g. 0 for negative, 1 for positive)",
     )
 
