@@ -211,3 +211,27 @@ def test_the_walk_runs_no_user_code(ipython, wrap, backward):
     assert "NLH83" in watched.out, watched.out  # the walk did run
     if not wrap:
         assert "The sigmoid is `D.net[1]`" in " ".join(watched.out.split()), watched.out
+
+
+def test_loss_computed_in_an_earlier_cell_backward_in_the_next(ipython):
+    cell = helpers(ipython)
+    ipython.run(HEAD + MODELS + "D_real, D_fake = D(X), D(G(z))\nD_loss = d_loss_fn(D_real, D_fake)\nprint(D_loss)")
+    out = losscheck(ipython, """
+        D_loss.backward()
+        D_solver.step()
+    """)
+    assert f"`torch.log(D_real)` and `torch.log(1 - D_fake)` (cell [{cell}], line 5)" in out, out
+    assert f"fix: {D_FIX} # after removing `D[3]`" in out, out
+
+
+def test_no_with_logits_line_when_one_term_is_not_a_sigmoid(ipython):
+    helpers(ipython)
+    out = losscheck(ipython, """
+        D = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 1), nn.Sigmoid())
+        D_real = D(torch.rand(16, 20))
+        D_fake = F.softmax(torch.randn(16, 2, requires_grad=True), dim=1)[:, :1]   # not a sigmoid output
+        D_loss = d_loss_fn(D_real, D_fake)
+        D_loss.backward()
+    """)
+    assert "NLH831" in out and "`torch.log(D_real)`" in out, out
+    assert "binary_cross_entropy_with_logits(D_fake" not in out and "hand-written BCE in" not in out, out

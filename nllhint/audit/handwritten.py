@@ -243,6 +243,8 @@ def hints(found: list[LogFound], filename: str, location_of, line: int | None = 
         target = next((_bce_target(file, where) for item, (where, file) in located
                        if item.kind == "sigmoid" and where), None)
     whole = _gan_fix(own, span, call, scores or {}) if span is not None and call is not None else None
+    if whole and not whole[3] <= {item.kind for item in found}:  # each term's sigmoid proven by the graph
+        whole = None
     sigmoid = _sigmoid_note(whole[1] if whole else list((call.args if call else {}).values()), scores or {})
     out = []
     for item, (where, file) in located:
@@ -323,10 +325,10 @@ def _locate(item: LogFound, places: list) -> tuple:
 _SIMPLE = re.compile(r"[A-Za-z_][\w.]*(?:\[[^\[\]()]+\])?")
 
 
-def _gan_fix(own, span, call: "LossAt", scores: dict) -> tuple[str, list[str], str] | None:
+def _gan_fix(own, span, call: "LossAt", scores: dict) -> tuple[str, list[str], str, set] | None:
     """A function returning ``-(mean(log(a)) + mean(log(1 - b)))`` (a GAN's discriminator or generator loss)
     is binary cross-entropies against 1s and 0s: (the caller's assignment rewritten on raw scores, the
-    caller's arguments that must become raw scores, what each term is), or None. An argument assigned ``torch.sigmoid(z)``
+    caller's arguments that must become raw scores, what each term is, the log kinds it needs), or None. An argument assigned ``torch.sigmoid(z)``
     becomes ``z``; one out of a model ending in a sigmoid needs that sigmoid removed (a comment says so).
     Plain names give one F.binary_cross_entropy_with_logits per term; other expressions, which that form
     would evaluate twice, give the same value as -F.logsigmoid(...).mean()."""
@@ -365,7 +367,7 @@ def _gan_fix(own, span, call: "LossAt", scores: dict) -> tuple[str, list[str], s
         wheres = list(dict.fromkeys(scores[a][1] for a in rest if a in scores and scores[a][1]))
         after = f"after removing {wheres[0]}" if len(wheres) == 1 else "with the sigmoid before them removed"
         line += f"   # {after}: {', '.join(rest)} {'are' if len(rest) > 1 else 'is'} then raw scores"
-    return line, rest, "; ".join(terms)
+    return line, rest, "; ".join(terms), {"1-sigmoid" if t == "zeros" else "sigmoid" for _, _, t in parts}
 
 
 def _paren(expr: str) -> str:
@@ -681,11 +683,50 @@ def _origin(frame, filename: str, line: int, location_of) -> tuple:
     name, value = None, receiver
     if isinstance(receiver, ast.Name):
         name, value = receiver.id, _assigned(scope, receiver.id, line)
+        if value is None and frame.f_code.co_name == "<module>":  # D_loss = d_loss_fn(...) in an earlier cell
+            for cell in _earlier_cells(filename):
+                tree = _parse(cell)
+                value = _assigned(tree, receiver.id, 10 ** 9) if tree is not None else None
+                if value is not None:
+                    scope, line, text = tree, 10 ** 9, "".join(linecache.getlines(cell))
+                    break
     own = own_function(value, namespace) if value is not None else None
     if own is None:
         return None, None, {}
     call = _caller(name, value, own, text) if name else None
     return own, call, _scores(scope, call, line, namespace, text, location_of)
+
+
+MAX_CELLS = 20  # earlier notebook cells searched for the assignment of the tensor passed to backward()
+
+
+def _earlier_cells(filename: str) -> list[str]:
+    """The file names of the notebook cells run before ``filename``, newest first (at most MAX_CELLS)."""
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    mapping = getattr(getattr(shell, "compile", None), "_filename_map", None)
+    numbered = {}
+    for name in list(linecache.cache):
+        m = re.match(r"<ipython-input-(\d+)-", name)
+        number = int(m.group(1)) if m else (mapping.get(name) if isinstance(mapping, dict) else None)
+        if isinstance(number, int):
+            numbered[name] = number
+    current = numbered.get(filename)
+    if current is None:
+        return []
+    return [name for name, n in sorted(numbered.items(), key=lambda kv: -kv[1]) if n < current][:MAX_CELLS]
+
+
+def _parse(filename: str):
+    lines = linecache.getlines(filename)
+    if not lines or len(lines) > 20_000:
+        return None
+    try:
+        return ast.parse("".join(lines))
+    except SyntaxError:
+        return None
 
 
 def _scores(scope, call: "LossAt | None", line: int, namespace, text: str, location_of) -> dict:
@@ -723,12 +764,23 @@ def _assigned(scope, name: str, line: int):
         node = todo.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
             continue
-        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
-                and node.targets[0].id == name and node.lineno <= line
-                and (best is None or node.lineno > best.lineno)):
-            best = node
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and node.lineno <= line:
+            made = _value_of(node.targets[0], node.value, name)
+            if made is not None and (best is None or node.lineno > best[0]):
+                best = (node.lineno, made)
         todo.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt))
-    return best.value if best is not None else None
+    return best[1] if best is not None else None
+
+
+def _value_of(target, value, name: str):
+    """The value ``name`` gets in ``target = value``: ``x = v`` and ``a, x = u, v`` (element-wise)."""
+    if isinstance(target, ast.Name):
+        return value if target.id == name else None
+    if isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple) and len(target.elts) == len(value.elts):
+        for t, v in zip(target.elts, value.elts):
+            if isinstance(t, ast.Name) and t.id == name:
+                return v
+    return None
 
 
 _SIGMOIDS = ("sigmoid",)
