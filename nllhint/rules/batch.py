@@ -1253,7 +1253,7 @@ def shapes_differ(ctx) -> Hint | None:
     )
 
 
-_SCALE_WORDS = re.compile(r"\b(\w*(?:scale_factor|upscale_factor|upscale|scale|factor))\s*=\s*(\d+)\b")
+_SCALE_WORDS = re.compile(r"\b(\w*scale\w*)\s*=\s*(\d+)\b")  # scale_factor=2, upscale_factor=2, scale = 2
 
 
 def _spatial_scales(ctx, a, b) -> tuple[str, str | None] | None:
