@@ -235,3 +235,15 @@ def test_no_with_logits_line_when_one_term_is_not_a_sigmoid(ipython):
     """)
     assert "NLH831" in out and "`torch.log(D_real)`" in out, out
     assert "binary_cross_entropy_with_logits(D_fake" not in out and "hand-written BCE in" not in out, out
+
+
+def test_without_backward_the_end_of_the_cell_gives_the_same_finding(ipython):
+    cell = helpers(ipython)
+    out = losscheck(ipython, """
+        D_real, D_fake = D(X), D(G(z))
+        D_loss = d_loss_fn(D_real, D_fake)
+        print(D_loss.item())
+    """, MODELS)
+    assert "d_loss_fn(D_real, D_fake) hand-written loss" in out and "(no backward() ran)" in out, out
+    assert f"`torch.log(D_real)` and `torch.log(1 - D_fake)` (cell [{cell}], line 5)" in out, out
+    assert f"fix: {D_FIX} # after removing `D[3]`" in out and "NLH833" not in out, out

@@ -876,7 +876,16 @@ def log_of_softmax_at_backward(call) -> None:
                          "head = nn.Linear(4, 1)\n"
                          "x, y = torch.randn(8, 4) * 30, torch.randint(0, 2, (8, 1)).float()\n"
                          "loss = BCELossManual()(head(x), y)   # nan, and no backward() in the cell",
-                         expect=("NLH831", "loss = F.binary_cross_entropy_with_logits(head(x), y)"))))
+                         expect=("NLH831", "loss = F.binary_cross_entropy_with_logits(head(x), y)")),
+                 Example(_HEAD + "torch.manual_seed(0)\n"
+                         "def d_loss_fn(D_real, D_fake):   # a GAN's discriminator loss, by hand\n"
+                         "    return -(torch.mean(torch.log(D_real)) + torch.mean(torch.log(1 - D_fake)))\n"
+                         "D = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 1), nn.Sigmoid())\n"
+                         "D_real, D_fake = D(torch.rand(16, 20)), D(torch.rand(16, 20))\n"
+                         "D_loss = d_loss_fn(D_real, D_fake)\n"
+                         "D_loss.backward()",
+                         expect=("hand-written BCE in `d_loss_fn`", "`D[3]`",
+                                 "D_loss = F.binary_cross_entropy_with_logits(D_real, torch.ones_like(D_real))"))))
 def log_of_sigmoid_at_backward(call) -> None:
     """log(sigmoid(z)) rounds to log(0) = -inf for very negative z; F.logsigmoid(z) is exact."""
     return None
