@@ -36,7 +36,7 @@ def notices(out: str) -> list[str]:
         model = nn.Sequential(nn.Linear(8, 1), nn.Sigmoid())
         x, y = torch.randn(16, 8), torch.randint(0, 2, (16, 1)).float()
         loss = nn.BCEWithLogitsLoss()(model(x), y)
-     """, "NLH807", "remove the final sigmoid"),
+     """, "NLH807", "model = nn.Sequential(nn.Linear(8, 1), nn.Sigmoid())  ->  model = nn.Sequential(nn.Linear(8, 1))"),
     ("""
         import torch, torch.nn as nn
         model = nn.Linear(8, 1)

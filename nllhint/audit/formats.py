@@ -14,6 +14,7 @@ import re
 from ..contracts import UNIT, losses_where
 from ..probe import _num
 from .base import Example, Hint, LossCall, audit, method_on, unwrap
+from .producers import locate, unpacked_logits, unpacked_scores
 from .provenance import normalisation, upstream
 
 CLASS_LOSSES = tuple(sorted(losses_where(lambda c: c.log_softmax_classes)))  # cross_entropy, nll_loss
@@ -113,6 +114,12 @@ def log_probabilities_of(call: LossCall, name: str, activation: str = "softmax")
     logsigmoid) on the scores when the softmax is written in the call, or assigned just above it and
     grad_fn confirms it; otherwise a clamped log of the probabilities themselves. Never log_softmax of
     probabilities (that is not their log), never a dim the tensor does not have."""
+    return log_probabilities_in_line(call, name, activation) or call.with_method(name, ".clamp_min(1e-8).log()")
+
+
+def log_probabilities_in_line(call: LossCall, name: str, activation: str = "softmax") -> str | None:
+    """log_softmax (or logsigmoid) on the scores when the softmax is written in the call, or assigned just
+    above it and grad_fn confirms it; None otherwise."""
     shape = call.shape(name) or ()
     o = call.origin(name)
     default = str(o.dim) if o.producer == activation and o.dim is not None else ("1" if len(shape) >= 2 else "0")
@@ -129,7 +136,14 @@ def log_probabilities_of(call: LossCall, name: str, activation: str = "softmax")
         if activation == "sigmoid":
             return f"F.logsigmoid({inner})"
         return method_on(inner, f".log_softmax(dim={dim or default})")
-    return call.with_method(name, ".clamp_min(1e-8).log()")
+    return None
+
+
+def squash_in_model(call: LossCall, activation: str) -> str | None:
+    """The fix in the user's model for a loss input that ends with ``activation`` there: the sibling the
+    model returned beside it (``logits, probs = model(x)``), else the model's line without it."""
+    return unpacked_logits(call, activation) or (
+        (place := locate(call, activation)) and place.without())
 
 
 def drop_activation(call: LossCall, name: str, *activations: str) -> str | None:
@@ -196,7 +210,13 @@ def nll_on_probabilities(call: LossCall) -> Hint | None:
         if below:
             why += f"; {below}"
         activation = "softmax"
-    fix = call.fix({"input": log_probabilities_of(call, "input", activation)}) or (
+    in_line = log_probabilities_in_line(call, "input", activation)
+    if in_line is None and activation == "softmax" and (scores := unpacked_scores(call, activation)):
+        in_line = method_on(scores, f".log_softmax(dim={softmax_dim(call)})")
+    place = locate(call, activation) if in_line is None and activation == "softmax" else None
+    if in_line is None and not o.traced and not (place and place.logged):
+        in_line = log_probabilities_of(call, "input", activation)  # no graph: data, nothing to edit upstream
+    fix = (in_line and call.fix({"input": in_line})) or (place and place.with_log()) or (
         f"make the model return log_softmax(...) instead of {activation}(...), or pass the logits to "
         f"CrossEntropyLoss")
     return Hint(
@@ -236,7 +256,7 @@ def _probability_scores(call: LossCall) -> str | None:
                          "criterion = nn.CrossEntropyLoss()\n"
                          "for step in range(5):\n"
                          "    loss = criterion(model(x), y)\n",
-                         expect=("NLH804", "5 calls", "remove the softmax")),))
+                         expect=("NLH804", "5 calls", "remove model[3], the final nn.Softmax")),))
 def softmax_into_cross_entropy(call: LossCall) -> Hint | None:
     """CrossEntropyLoss = log_softmax + NLLLoss. Softmax outputs squashed into [0, 1] give near-uniform
     log_softmax: the loss stays near log(C) and the gradients are small, so training stalls."""
@@ -263,7 +283,7 @@ def softmax_into_cross_entropy(call: LossCall) -> Hint | None:
             why += f"; {below}"
     c = classes(call)
     floor = f" near log({c}) = {math.log(c):.2f}" if c and c > 1 else ""
-    fix = drop_activation(call, "input", activation) or (
+    fix = drop_activation(call, "input", activation) or (produced and squash_in_model(call, activation)) or (
         f"remove the {activation} that makes {expr} (at the end of the model's forward or before the "
         f"loss); {call.loss_label} wants the raw scores. Keep {activation} for predictions only."
         if produced else f"pass the model's raw scores (logits) instead of {expr}; {call.loss_label} "
@@ -376,7 +396,7 @@ def sigmoid_into_bce_with_logits(call: LossCall) -> Hint | None:
                f"{_num(facts.max)}), which looks like sigmoid output (likely, not certain)")
         if below:
             why += f"; {below}"
-    fix = drop_activation(call, "input", activation) or (
+    fix = drop_activation(call, "input", activation) or squash_in_model(call, activation) or (
         f"remove the final {activation} from the model ({call.loss_label} applies sigmoid itself); use "
         f"torch.sigmoid only for predictions")
     return Hint(

@@ -53,3 +53,31 @@ def _names(expr: str) -> set[str]:
         return {n.id for n in ast.walk(ast.parse(expr.strip(), mode="eval")) if isinstance(n, ast.Name)}
     except SyntaxError:
         return set()
+
+
+def unpacked_input_of(text: str, name: str, lookup, node) -> str | None:
+    """``logits, probs = model(x)``: the name unpacked beside ``name`` whose tensor made ``node`` (compared
+    by autograd node identity, no value read), for a loss given ``probs`` where ``logits`` was meant. None
+    unless exactly one such name exists. ``lookup`` reads a name where the loss was called."""
+    import torch
+
+    if node is None or not name.isidentifier():
+        return None
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    siblings = set()
+    for stmt in ast.walk(tree):
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.For) else []
+        for target in targets:
+            if isinstance(target, (ast.Tuple, ast.List)):
+                names = [n.id for n in target.elts if isinstance(n, ast.Name)]
+                if name in names:
+                    siblings |= set(names) - {name}
+    fits = []
+    for sibling in sorted(siblings):
+        value = lookup(sibling)
+        if type(value) in (torch.Tensor, torch.nn.Parameter) and value.grad_fn is node:
+            fits.append(sibling)
+    return fits[0] if len(fits) == 1 else None
