@@ -247,3 +247,29 @@ def test_without_backward_the_end_of_the_cell_gives_the_same_finding(ipython):
     assert "d_loss_fn(D_real, D_fake) hand-written loss" in out and "(no backward() ran)" in out, out
     assert f"`torch.log(D_real)` and `torch.log(1 - D_fake)` (cell [{cell}], line 5)" in out, out
     assert f"fix: {D_FIX} # after removing `D[3]`" in out and "NLH833" not in out, out
+
+
+def test_lightning_style_module_with_the_loss_as_a_method(ipython):
+    out = losscheck(ipython, """
+        class LitGAN(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.generator = nn.Sequential(nn.Linear(10, 20), nn.Tanh())
+                self.discriminator = nn.Sequential(nn.Linear(20, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1), nn.Sigmoid())
+            def d_loss(self, real_scores, fake_scores):
+                return -(torch.log(real_scores).mean() + torch.log(1 - fake_scores).mean())
+            def training_step(self, batch, batch_idx):
+                real_scores = self.discriminator(batch)
+                fake_scores = self.discriminator(self.generator(torch.randn(batch.size(0), 10)).detach())
+                loss = self.d_loss(real_scores, fake_scores)
+                loss.backward()
+                return loss
+
+        model = LitGAN()
+        for step in range(2):
+            model.training_step(torch.rand(8, 20), step)
+    """)
+    assert "hand-written BCE in `d_loss`" in out and "`torch.log(real_scores)` and `torch.log(1 - fake_scores)`" in out, out
+    assert "The sigmoid is `self.discriminator[3]` (nn.Sigmoid(), the last layer of self.discriminator)" in out, out
+    assert ("fix: loss = F.binary_cross_entropy_with_logits(real_scores, torch.ones_like(real_scores)) + "
+            "F.binary_cross_entropy_with_logits(fake_scores, torch.zeros_like(fake_scores))") in out, out

@@ -558,32 +558,49 @@ def cell_assignments(tree: ast.AST) -> list[tuple[str, int, ast.expr]]:
 
 
 def own_function(value: ast.expr, namespace: dict):
-    """The user's function that ``value`` calls: ``bce_loss(...)``, ``BCELossManual()(...)`` or
-    ``criterion(...)`` with ``criterion`` an instance of the user's nn.Module (its forward); else None.
-    Names are looked up in the namespace, nothing is called."""
+    """The user's function that ``value`` calls: ``bce_loss(...)``, ``BCELossManual()(...)``,
+    ``criterion(...)`` with ``criterion`` an instance of the user's nn.Module (its forward), or the same
+    through one attribute (``self.loss_fn(...)``, ``losses.d_loss(...)``); else None. Names and attributes
+    are read statically from the namespace: nothing is called, no property or __getattr__ runs."""
+    import inspect
+    import types
+
     if not isinstance(value, ast.Call):
         return None
     func, is_class_call = value.func, False
     if isinstance(func, ast.Call):
         func, is_class_call = func.func, True
-    if not isinstance(func, ast.Name):
+    if isinstance(func, ast.Name):
+        obj = namespace.get(func.id)
+    elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        obj = _static_attr(namespace.get(func.value.id), func.attr)
+    else:
         return None
-    import inspect
-    import types
-
-    obj = namespace.get(func.id)
-    # read statically: a property or __getattr__ of the user's object must not run
     if is_class_call:
-        obj = inspect.getattr_static(obj, "forward", None) if isinstance(obj, type) else None
+        obj = inspect.getattr_static(obj, "forward", None) if issubclass(type(obj), type) else None
     elif type(obj) is types.MethodType:
         obj = obj.__func__
     elif type(obj) is not types.FunctionType:
-        obj = None if isinstance(obj, type) else inspect.getattr_static(type(obj), "forward", None)
+        obj = None if issubclass(type(obj), type) else inspect.getattr_static(type(obj), "forward", None)
     if type(obj) is not types.FunctionType:
         return None
     if str(obj.__module__).startswith(("torch", "nllhint")):
         return None
     return obj
+
+
+def _static_attr(base, name: str):
+    """``base.name`` without running the user's code: the instance or class dictionaries, or an
+    nn.Module's registered submodule."""
+    import inspect
+
+    if base is None:
+        return None
+    found = inspect.getattr_static(base, name, None)
+    if found is None:
+        modules = inspect.getattr_static(base, "_modules", None)
+        found = modules.get(name) if isinstance(modules, dict) else None
+    return found
 
 
 def _caller(name: str, value: ast.Call, func, text: str) -> LossAt | None:
@@ -795,6 +812,10 @@ def _scores_of(value, namespace, text: str, location_of) -> tuple:
         return (raw if raw and _SIMPLE.fullmatch(raw) else None), None
     if isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
         return None, _final_sigmoid(value.func.id, namespace.get(value.func.id), location_of)
+    if (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+            and isinstance(value.func.value, ast.Name)):  # self.discriminator(x)
+        model = _static_attr(namespace.get(value.func.value.id), value.func.attr)
+        return None, _final_sigmoid(f"{value.func.value.id}.{value.func.attr}", model, location_of)
     return None, None
 
 
@@ -807,7 +828,10 @@ def _final_sigmoid(label: str, module, location_of, depth: int = 0) -> str | Non
     torch = sys.modules.get("torch")
     if torch is None or module is None or depth > 2 or not issubclass(type(module), torch.nn.Module):
         return None
-    children = vars(module).get("_modules") or {}
+    import inspect
+
+    children = inspect.getattr_static(module, "_modules", None)
+    children = children if isinstance(children, dict) else {}
     if issubclass(type(module), torch.nn.Sequential):
         if not children:
             return None
@@ -816,8 +840,8 @@ def _final_sigmoid(label: str, module, location_of, depth: int = 0) -> str | Non
         if issubclass(type(last), torch.nn.Sigmoid):
             return f"`{where}` (nn.Sigmoid(), the last layer of {label})"
         return _final_sigmoid(where, last, location_of, depth + 1)
-    forward = vars(type(module)).get("forward")
-    code = getattr(forward, "__code__", None) if isinstance(forward, type(_final_sigmoid)) else None
+    forward = inspect.getattr_static(type(module), "forward", None)
+    code = forward.__code__ if type(forward) is type(_final_sigmoid) else None
     node = _def_node(code.co_filename, code.co_firstlineno) if code is not None else None
     returns = [n for n in ast.walk(node) if isinstance(n, ast.Return) and n.value is not None] if node else []
     if len(returns) != 1:
