@@ -614,7 +614,9 @@ LEGACY = re.compile(r"\b(size_average|reduce)=")  # deprecated: worth an info no
 def test_correct_program_gets_no_finding(ipython, name):
     run = ipython.run(HEAD + PROGRAMS[name])
     assert run.success, run.out
-    assert "warning" not in run.out and "error" not in run.out, run.out
+    # nllhint's own findings, not torch's UserWarnings (a legacy-argument warning shows its source line,
+    # `... emit_warning))`, the first time in a process only: it depends on which test ran first)
+    assert not re.search(r"\b(warning|error) NLH\d+", run.out), run.out
     if LEGACY.search(PROGRAMS[name]):
         assert set(re.findall(r"(\w+) (NLH\d+)", run.out)) == {("info", "NLH841")}, run.out
         assert "reduction='" in run.out, run.out
