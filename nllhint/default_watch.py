@@ -168,7 +168,7 @@ class LightWatch:
         self.seen.add(notice.key)
         if self.immediate:
             self._show([notice])
-        else:
+        elif not _merge_same_cause(self.pending, notice):
             self.pending.append(notice)
 
     def flush(self) -> None:
@@ -194,6 +194,24 @@ class LightWatch:
             if os.environ.get("NLLHINT_DEBUG"):
                 raise
             print(f"nllhint: could not show a notice ({type(exc).__name__})", file=sys.stderr)
+
+
+def _merge_same_cause(pending: list, notice) -> bool:
+    """A notice with the same code and the same fix as one already pending in this cell (one ``nn.Sigmoid``
+    in the model, three loss calls): its line is added to that notice's (``lines 16, 20, 24``) instead of a
+    second notice. False when there is none to merge with."""
+    import dataclasses
+    import re
+
+    here = re.fullmatch(r"(.*), line (\d+)", notice.location or "")
+    if not notice.fix or here is None:
+        return False
+    for i, other in enumerate(pending):
+        there = re.fullmatch(r"(.*), lines? ([\d, ]+)", other.location or "")
+        if other.code == notice.code and other.fix == notice.fix and there and there[1] == here[1]:
+            pending[i] = dataclasses.replace(other, location=f"{there[1]}, lines {there[2]}, {here[2]}")
+            return True
+    return False
 
 
 def _light_watch_class():

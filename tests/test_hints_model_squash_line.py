@@ -341,3 +341,55 @@ def test_squashing_in_the_right_place_stays_silent(ipython, magic, cell):
     assert run.success, run.out
     assert not re.search(r"NLH8\d\d", run.out), run.out
     assert "nllhint: warning" not in run.out, run.out
+
+
+def test_three_calls_through_one_sigmoid_give_one_notice_with_their_lines(ipython):
+    run = ipython.run(HEAD + """
+netG = nn.Sequential(nn.Linear(8, 16), nn.Tanh())
+netD = nn.Sequential(nn.Linear(16, 32), nn.LeakyReLU(0.2), nn.Linear(32, 1), nn.Sigmoid())
+criterion = nn.BCEWithLogitsLoss()
+real, noise = torch.randn(16, 16), torch.randn(16, 8)
+ones, zeros = torch.ones(16), torch.zeros(16)
+errD_real = criterion(netD(real).view(-1), ones)
+fake = netG(noise)
+errD_fake = criterion(netD(fake.detach()).view(-1), zeros)
+errG = criterion(netD(fake).view(-1), ones)
+""")
+    assert run.success, run.out
+    assert run.out.count("nllhint: warning NLH807") == 1, run.out
+    assert "fix: nn.Linear(32, 1), nn.Sigmoid()  ->  nn.Linear(32, 1)" in run.out, run.out
+    assert f"at cell [{run.result.execution_count}], lines 9, 11, 12 · " in run.out, run.out
+
+
+def test_different_causes_in_one_cell_keep_their_own_notices(ipython):
+    run = ipython.run(HEAD + """
+d1 = nn.Sequential(nn.Linear(16, 1), nn.Sigmoid())
+d2 = nn.Sequential(nn.Linear(16, 1), nn.Sigmoid())
+x, y = torch.randn(16, 16), torch.ones(16, 1)
+loss1 = F.binary_cross_entropy_with_logits(d1(x), y)
+loss2 = F.binary_cross_entropy_with_logits(d2(x), y)
+""")
+    assert run.success, run.out
+    assert run.out.count("nllhint: warning NLH807") == 2, run.out
+    assert "d1 = nn.Sequential(nn.Linear(16, 1), nn.Sigmoid())  ->  d1 = nn.Sequential(nn.Linear(16, 1))" in run.out
+    assert "d2 = nn.Sequential(nn.Linear(16, 1), nn.Sigmoid())  ->  d2 = nn.Sequential(nn.Linear(16, 1))" in run.out
+
+
+def test_a_sigmoid_written_in_the_cell_is_not_blamed_on_the_models_own(ipython):
+    run = ipython.run(HEAD + """
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(10, 1)
+    def forward(self, x):
+        return torch.sigmoid(self.fc(x))
+
+net = Net()
+x, y = torch.randn(64, 10), torch.randint(0, 2, (64, 1)).float()
+scores = net(x) * 4 - 2
+probs = torch.sigmoid(scores)
+loss = F.binary_cross_entropy_with_logits(probs, y)
+""")
+    assert run.success, run.out
+    assert "nllhint: warning NLH807" in run.out, run.out
+    assert "Net.forward" not in run.out, run.out

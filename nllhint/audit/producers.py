@@ -26,6 +26,7 @@ MODULES = {"softmax": "Softmax", "sigmoid": "Sigmoid"}  # the nn class that appl
 _METHODS = {"view", "reshape", "squeeze", "unsqueeze", "flatten", "contiguous", "permute", "transpose"}
 NEAR = 24  # autograd nodes searched below the squashing for the parameters of the layer before it
 MAX_MODULES = 2000
+_STOPS = frozenset(NODES.values())
 
 
 @dataclass(frozen=True)
@@ -117,13 +118,17 @@ def _locate(node, frame, activation: str) -> Squash | None:
 
 
 def _near_params(node) -> set[int]:
-    """id()s of the parameters within ``NEAR`` nodes below the squashing: the layer that fed it."""
+    """id()s of the parameters within ``NEAR`` nodes below the squashing: the layer that fed it. The search
+    stops at another softmax/sigmoid: ``torch.sigmoid(model(x) * 2)`` in the cell is not the model's own
+    sigmoid, even when the model ends with one."""
     found, queue, count = set(), [squash_input(node)], 0
     while queue and count < NEAR:
         fn = queue.pop(0)
         if fn is None:
             continue
         count += 1
+        if type(fn).__name__ in _STOPS:
+            continue
         variable = getattr(fn, "variable", None)
         if variable is not None:
             found.add(id(variable))
