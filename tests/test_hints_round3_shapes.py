@@ -432,3 +432,15 @@ def test_normalised_images_into_bce_with_logits_get_the_rescaled_target(ipython)
     text = " ".join(run.out.split())
     assert "NLH818" in text and "`x` holds images normalised to [-1, 1]" in text
     assert "fix: loss = F.binary_cross_entropy_with_logits(logits, (x + 1) / 2)" in text
+
+
+def test_real_valued_bce_target_maps_is_not_called_logits(ipython):
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        heat = torch.sigmoid(torch.randn(2, 4, 8, 8))
+        target_maps = torch.rand(2, 4, 8, 8) * 5
+        loss = nn.BCELoss()(heat, target_maps)
+    """)
+    assert "NLH523" in run.out and "MSELoss" in run.out
+    evidence = run.out[run.out.index("evidence"):]
+    assert "target_maps  float32[2, 4, 8, 8] real values in [" in evidence and "logits" not in evidence

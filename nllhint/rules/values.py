@@ -587,15 +587,21 @@ def bce_target_other(ctx) -> Hint | None:
                     "nn.SmoothL1Loss), or rescale the targets to [0, 1] if they are meant as probabilities."
                     if real else "Check how the labels are encoded; binary labels must be 0 and 1.")),
         fix=None,
+        evidence=_target_as(ctx, tgt, "real values") if real else None,  # a target, never "logits"
     )
 
 
-def _normalised_target(ctx, tgt) -> Hint:
-    """A BCE target in [-1, 1]: images (or values) normalised to [-1, 1], to map back to [0, 1]."""
+def _target_as(ctx, tgt, role: str) -> tuple[str, ...]:
+    """The call's evidence lines with the target described as ``role``."""
     from dataclasses import replace
 
     from ..explain import default_evidence
 
+    return default_evidence(replace(ctx, tensors={**ctx.tensors, "target": replace(tgt, role=role)}))
+
+
+def _normalised_target(ctx, tgt) -> Hint:
+    """A BCE target in [-1, 1]: images (or values) normalised to [-1, 1], to map back to [0, 1]."""
     name = ctx.name("target")
     images = tgt.ndim >= 3
     what = "images normalised to [-1, 1]" if images else "real values in [-1, 1]"
@@ -604,8 +610,6 @@ def _normalised_target(ctx, tgt) -> Hint:
     fix = ctx.fix({"target": rescaled}) or f"{name} = {rescaled}"
     how = ("transforms.Normalize((0.5,), (0.5,)) or (x - 0.5) / 0.5, the usual GAN/VAE preprocessing"
            if images else "as a (v - 0.5) / 0.5 scaling gives")
-    shown = replace(ctx, tensors={**ctx.tensors, "target": replace(
-        tgt, role="normalised images" if images else "real values")})
     return Hint(
         title=f"`{name}` holds {what}; {ctx.loss_label} needs targets in [0, 1]",
         message=(f"BCE reads each target as a probability in [0, 1], but `{name}` runs "
@@ -613,7 +617,7 @@ def _normalised_target(ctx, tgt) -> Hint:
                  f"with `{rescaled}`, or drop the normalisation; or, for real-valued targets, use "
                  f"nn.MSELoss."),
         fix=fix,
-        evidence=default_evidence(shown),
+        evidence=_target_as(ctx, tgt, "normalised images" if images else "real values"),
     )
 
 
