@@ -49,6 +49,15 @@ def flattened_from(call: LossCall, name: str) -> tuple[tuple[int, ...], object] 
     return tuple(int(s) for s in sizes), parent
 
 
+def _flat_scores(call: LossCall):
+    """(rows, C) scores made by a view/reshape: their shape, the shape before it and that node's parent."""
+    shape = call.shape("input")
+    if not shape or len(shape) != 2:
+        return None
+    found = flattened_from(call, "input")
+    return None if found is None else (tuple(shape), *found)
+
+
 def _after_conv(node) -> bool:
     """A convolution made these values, through ops that keep its channels in dim 1."""
     for _ in range(8):
@@ -146,14 +155,10 @@ def channels_first_flattened(call: LossCall) -> Hint | None:
     cuts memory into rows of C consecutive values, which run along T (or W), not along the channels: each
     row mixes one class's scores at C positions. No size check fails, so the loss trains on noise. The
     classes must be moved last first, or the unflattened scores given to the loss (it accepts (N, C, d1...))."""
-    shape = call.shape("input")
-    if not shape or len(shape) != 2:
-        return None
-    found = flattened_from(call, "input")
+    found = _flat_scores(call)
     if found is None:
         return None
-    before, parent = found
-    rows, c = shape
+    (rows, c), before, parent = found
     if len(before) < 3 or before[1] != c or before[-1] == c or math.prod(before[2:]) <= 1:
         return None
     if before[0] * math.prod(before[2:]) != rows or call.shape("target") != (rows,):
@@ -210,13 +215,10 @@ def time_major_flattened(call: LossCall) -> Hint | None:
     flattened to (B*T,) list sample 0's every step first. Row i of one is not row i of the other, yet the
     counts agree, so nothing raises. Needs both shapes before flattening (from grad_fn and from the labels'
     memory) and T != B: when T == B the shapes cannot tell the layouts apart."""
-    shape = call.shape("input")
-    if not shape or len(shape) != 2:
-        return None
-    found = flattened_from(call, "input")
+    found = _flat_scores(call)
     if found is None:
         return None
-    before, _ = found
+    shape, before, _ = found
     if len(before) != 3 or before[-1] != shape[1] or before[0] == before[1]:
         return None
     labels = _flat_labels_of(call)
