@@ -245,16 +245,10 @@ class LossContext:
     def assigned_call(self, name: str) -> str | None:
         """The source of the call assigned to ``name`` (``criterion = nn.BCELoss(weight=w)`` gives
         ``nn.BCELoss(weight=w)``) in the user's function or cell: parsed, never run; the first one wins."""
-        import textwrap
-
-        found = self.user_source()
-        if not found:
+        parsed = self.user_tree()
+        if not parsed:
             return None
-        text = textwrap.dedent(found[0])
-        try:
-            tree = ast.parse(text)
-        except SyntaxError:
-            return None
+        text, tree, _ = parsed
         for node in ast.walk(tree):
             if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.value, ast.Call)
                     and ast.get_source_segment(text, node.targets[0]) == name):
@@ -277,6 +271,17 @@ class LossContext:
             lines = linecache.getlines(frame.f_code.co_filename)
             start = 1
         return ("".join(lines), max(start, 1)) if lines else None
+
+    def user_tree(self):
+        """(dedented source, its parsed module, first line number) of :meth:`user_source`, or None."""
+        found = self.user_source()
+        if not found:
+            return None
+        text = textwrap.dedent(found[0])
+        try:
+            return text, ast.parse(text), found[1]
+        except SyntaxError:
+            return None
 
     def close(self) -> None:
         """Drop every frame reference: after this the context is plain data."""

@@ -18,7 +18,6 @@ import ast
 import math
 import operator
 import re
-import textwrap
 
 from ..context import ELEMENTWISE_LOSSES
 from ..contracts import UNIT, losses_where
@@ -50,14 +49,10 @@ def _parse(expr: str):
 
 def _assignment(ctx, name: str) -> tuple[str, ast.expr, str] | None:
     """(statement, value node, its source text) of the last ``name = ...`` before the failing line."""
-    found = ctx.user_source()
-    if not found or ctx.call is None:
+    parsed = ctx.user_tree()
+    if not parsed or ctx.call is None:
         return None
-    text, first = textwrap.dedent(found[0]), found[1]
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
-        return None
+    text, tree, first = parsed
     hit = None
     for node in ast.walk(tree):
         if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)

@@ -370,14 +370,10 @@ def _module_weight_fix(ctx, suffix: str) -> str | None:
         return ctx.fix(callee=_with_cast(callee, arg, suffix)) if arg is not None else None
     if not isinstance(tree, ast.Name):
         return f"{callee}.weight = {callee}.weight{suffix}" if re.fullmatch(r"[\w.]+", callee) else None
-    source = ctx.user_source()
-    if source:
-        text = textwrap.dedent(source[0])
-        try:
-            module = ast.parse(text)
-        except SyntaxError:
-            module = None
-        for node in ast.walk(module) if module else ():
+    parsed = ctx.user_tree()
+    if parsed:
+        text, module, _ = parsed
+        for node in ast.walk(module):
             if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
                     and node.targets[0].id == callee and isinstance(node.value, ast.Call)
                     and ctx.module and ast.unparse(node.value.func).endswith(ctx.module)):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import difflib
 import re
-import textwrap
 
 from ..probe import _num
 from ..source import _offset
@@ -37,14 +36,10 @@ def _constructor(ctx, option: str) -> tuple[str, str, str] | None:
     """
     if not ctx.module:
         return None
-    found = ctx.user_source()
-    if not found:
+    parsed = ctx.user_tree()
+    if not parsed:
         return None
-    text = textwrap.dedent(found[0])
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
-        return None
+    text, tree, _ = parsed
     lines = text.splitlines(keepends=True)
     hit = None
     for stmt in ast.walk(tree):

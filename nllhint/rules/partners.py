@@ -9,7 +9,6 @@ Parsed and looked up only: no user code runs.
 from __future__ import annotations
 
 import ast
-import textwrap
 
 
 def batch_partner(ctx, keep: str, replace: str, rows: int) -> str | None:
@@ -18,15 +17,11 @@ def batch_partner(ctx, keep: str, replace: str, rows: int) -> str | None:
     or floating point); None unless exactly one such name exists."""
     import torch
 
-    found = ctx.user_source()
+    parsed = ctx.user_tree()
     current = ctx.t(replace)
-    if not found or current is None:
+    if not parsed or current is None:
         return None
-    text = textwrap.dedent(found[0])
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
-        return None
+    text, tree, _ = parsed
     roots = _names(ctx.name(keep))
     for node in ast.walk(tree):  # outputs = model(inputs): inputs is a root too
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id in roots for t in node.targets):

@@ -10,7 +10,6 @@ never run.
 from __future__ import annotations
 
 import ast
-import textwrap
 
 
 def same_batch_fix(ctx, n_in: int, n_tg: int) -> str | None:
@@ -54,13 +53,8 @@ def _unpacked_with_others(ctx) -> bool:
 
 def _parsed(ctx):
     """(the parsed user's cell or function, its first line number), or (None, None)."""
-    found = ctx.user_source()
-    if not found:
-        return None, None
-    try:
-        return ast.parse(textwrap.dedent(found[0])), found[1]
-    except SyntaxError:
-        return None, None
+    parsed = ctx.user_tree()
+    return (parsed[1], parsed[2]) if parsed else (None, None)
 
 
 def _subscriptable(ctx, param: str) -> str:
