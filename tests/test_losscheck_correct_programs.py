@@ -604,6 +604,16 @@ p = F.softmax(torch.randn(16, 6), dim=1)
 q = F.softmax(torch.randn(16, 6), dim=1)
 loss = nn.KLDivLoss(reduction='batchmean')(torch.log(p + 1e-8), q)
 """,
+    "kl-reverse-on-purpose-rlhf-comment": """
+# reverse KL on purpose (mode-seeking, as in RLHF): KL(policy || ref)
+policy, ref = nn.Linear(16, 10), nn.Linear(16, 10)
+x = torch.randn(32, 16)
+with torch.no_grad():
+    ref_logp = F.log_softmax(ref(x), dim=-1)
+policy_p = F.softmax(policy(x), dim=-1)
+loss = F.kl_div(ref_logp, policy_p, reduction='batchmean')
+loss.backward()
+""",
 }
 
 

@@ -9,6 +9,7 @@ an infinite loss unless ``zero_infinity=True``.
 from __future__ import annotations
 
 import math
+import re
 
 from ..probe import _num
 from .base import Example, Hint, LossCall, audit, method_on, unwrap
@@ -109,7 +110,7 @@ def kl_swapped_by_grad(call: LossCall) -> Hint | None:
     if target.producer != "softmax":
         return None
     logs = _is_log_probabilities(call, "input") or _log_of(call)
-    if not logs:
+    if not logs or _reverse_kl_said(call):
         return None
     new_input = log_probabilities_of(call, "target", target.producer)
     return Hint(
@@ -122,6 +123,29 @@ def kl_swapped_by_grad(call: LossCall) -> Hint | None:
                  f"KL(model || reference); if that is not what you meant, swap them."),
         fix=call.fix({"input": new_input, "target": _probabilities_from_log(call, "input")}),
     )
+
+
+_REVERSE_KL = re.compile(r"reverse[ _-]?kl|mode[ _-]?seeking|exclusive[ _-]?kl|\bkl_?rev|\brkl\b|"
+                         r"KL\s*\(\s*(?:policy|pi|model|student|q|actor)\w*\s*\|\|", re.I)
+
+
+def _reverse_kl_said(call: LossCall) -> bool:
+    """The user's code says the reverse divergence is meant (RLHF's KL(policy || ref), mode-seeking
+    distillation): a comment or a name such as ``reverse_kl`` in their cell or function."""
+    frame = call.user_frame()
+    if frame is None:
+        return False
+    import inspect
+    import linecache
+
+    code = frame.f_code
+    del frame
+    try:  # the function's own lines; a cell (or script) whole
+        lines = [] if code.co_name == "<module>" or code.co_name.startswith("<") else inspect.getsourcelines(code)[0]
+    except (OSError, TypeError):
+        lines = []
+    text = "".join(lines or linecache.getlines(code.co_filename))
+    return bool(_REVERSE_KL.search(text))
 
 
 def _log_of(call: LossCall) -> str | None:
