@@ -614,6 +614,32 @@ policy_p = F.softmax(policy(x), dim=-1)
 loss = F.kl_div(ref_logp, policy_p, reduction='batchmean')
 loss.backward()
 """,
+    "kl-uniform-prior-confidence-penalty": """
+model = nn.Linear(16, 5)
+x, y = torch.randn(32, 16), torch.randint(0, 5, (32,))
+logits = model(x)
+p = F.softmax(logits, dim=1)
+uniform = torch.full_like(p, 1.0 / 5)
+# confidence penalty: KL(p || uniform) keeps predictions from collapsing
+loss = F.cross_entropy(logits, y) + 0.1 * F.kl_div(uniform.log(), p, reduction='batchmean')
+loss.backward()
+""",
+    "kl-class-prior-matching-expanded": """
+model = nn.Linear(16, 5)
+x = torch.randn(32, 16)
+prior = torch.tensor([0.4, 0.3, 0.1, 0.1, 0.1])
+p = F.softmax(model(x), dim=1)
+loss = F.kl_div(prior.log().expand_as(p), p, reduction='batchmean')
+loss.backward()
+""",
+    "kl-class-prior-matching-repeated": """
+model = nn.Linear(16, 5)
+x = torch.randn(32, 16)
+prior = torch.tensor([0.4, 0.3, 0.1, 0.1, 0.1]).repeat(32, 1)
+p = F.softmax(model(x), dim=1)
+loss = F.kl_div(prior.log(), p, reduction='batchmean')
+loss.backward()
+""",
 }
 
 

@@ -110,7 +110,7 @@ def kl_swapped_by_grad(call: LossCall) -> Hint | None:
     if target.producer != "softmax":
         return None
     logs = _is_log_probabilities(call, "input") or _log_of(call)
-    if not logs or _reverse_kl_said(call):
+    if not logs or _reverse_kl_said(call) or _fixed_prior(call):
         return None
     new_input = log_probabilities_of(call, "target", target.producer)
     return Hint(
@@ -146,6 +146,24 @@ def _reverse_kl_said(call: LossCall) -> bool:
         lines = []
     text = "".join(lines or linecache.getlines(code.co_filename))
     return bool(_REVERSE_KL.search(text))
+
+
+def _fixed_prior(call: LossCall) -> bool:
+    """The input is one fixed distribution for every sample (a uniform or class prior broadcast over the
+    batch): KL(model || prior) is then a deliberate regularizer (confidence penalty, class balance), not a
+    swapped teacher. Metadata (an expanded batch dim) or a bounded read of the first rows."""
+    t = call.tensor("input")
+    if t.dim() < 2 or t.shape[0] < 2:
+        return t.dim() < 2
+    if t.stride(0) == 0:
+        return True
+    facts = call.values("input")
+    if facts is not None and facts.rows_uniform:
+        return True
+    if not call.read_values or t.is_cuda:
+        return False
+    head = t.detach()[:16].reshape(min(16, t.shape[0]), -1)[:, :4096]
+    return bool((head == head[:1]).all())
 
 
 def _log_of(call: LossCall) -> str | None:
