@@ -431,14 +431,17 @@ def patch_map_per_sample(ctx) -> Hint | None:
         expanded = ctx.with_method("target", f".view(-1).repeat_interleave({per})")
         if ctx.target.ndim == 1:
             expanded = ctx.with_method("target", f".repeat_interleave({per})")
-        averaged = ctx.with_method("input", f".view({ctx.with_method('target', '.size(0)')}, -1).mean(1)")
+        keep = ", keepdim=True" if ctx.target.ndim == 2 else ""  # (N, 1) labels: (N, 1) means
+        averaged = ctx.with_method("input", f".view({ctx.with_method('target', '.size(0)')}, -1).mean(1{keep})")
     else:
         title = f"{inp} is a {h}x{w} map per image {_shape_text(shape)}, but {tgt} has one label per image"
         how = f"{inp} is {_shape_text(shape)}"
         ones = ", 1" * (len(shape) - 1)
         sizes = ", ".join(["-1"] + [str(s) for s in shape[1:]])
         expanded = ctx.with_method("target", f".view(-1{ones}).expand({sizes})")
-        averaged = ctx.with_method("input", f".mean(({', '.join(str(d) for d in range(1, len(shape)))}))")
+        dims = ", ".join(str(d) for d in range(1, len(shape)))
+        keep = ", keepdim=True" if ctx.target.ndim == 2 else ""
+        averaged = ctx.with_method("input", f".flatten(1).mean(1{keep})" if keep else f".mean(({dims}))")
     fixed = ctx.fix({"target": expanded})
     mean_fix = ctx.fix({"input": averaged})
     value = _constant_target(ctx)

@@ -1,0 +1,19 @@
+"""Round 4: fix lines of true positives that must run as printed (each is executed after the hint)."""
+
+import re
+
+def test_patch_map_against_n_by_1_labels_offers_a_mean_that_keeps_the_labels_shape(ipython):
+    run = ipython.run("""
+    import torch, torch.nn as nn
+    torch.manual_seed(0)
+    D = nn.Sequential(nn.Conv2d(3, 8, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(8, 1, 4, 1, 1))
+    real = torch.randn(4, 3, 16, 16)
+    valid = torch.ones(4, 1)
+    loss = nn.BCEWithLogitsLoss()(D(real), valid)
+    """)
+    assert not run.success and "NLH542" in run.out
+    line = "loss = nn.BCEWithLogitsLoss()(D(real).flatten(1).mean(1, keepdim=True), valid)"
+    assert line in run.out, run.out
+    again = ipython.run(line + "\nprint(loss.shape)")
+    assert again.success and "torch.Size([])" in again.out, again.out
+    assert "nllhint" not in again.out
