@@ -1,6 +1,5 @@
 """Round 4: fix lines of true positives that must run as printed (each is executed after the hint)."""
 
-import re
 
 def test_patch_map_against_n_by_1_labels_offers_a_mean_that_keeps_the_labels_shape(ipython):
     run = ipython.run("""
