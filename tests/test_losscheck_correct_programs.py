@@ -640,6 +640,14 @@ p = F.softmax(model(x), dim=1)
 loss = F.kl_div(prior.log(), p, reduction='batchmean')
 loss.backward()
 """,
+    "ordinal-grades-regressed-named-grade-class": """
+# diabetic retinopathy grades 0..4 regressed on purpose (ordered), thresholds tuned later
+model = nn.Sequential(nn.Linear(12, 32), nn.ReLU(), nn.Linear(32, 1))
+x = torch.randn(32, 12)
+grade_class = torch.randint(0, 5, (32, 1)).float()
+loss = F.smooth_l1_loss(model(x), grade_class)
+loss.backward()
+""",
 }
 
 

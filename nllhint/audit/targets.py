@@ -226,6 +226,8 @@ REGRESSION_LOSSES = ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss")
 # names that say "class id", not "quantity": cls, class_id, y_class, category, cat_idx, label_ids
 _CLASS_NAME = re.compile(r"(?:^|_)(?:cls|class|classes|class_?ids?|class_?idx|class_?index|category|categories|"
                          r"cat_?ids?|cat_?idx|label_?ids?|label_?idx)(?:$|_)", re.I)
+_ORDERED_NAME = re.compile(r"(?:^|_|\b)(?:grades?|ratings?|ranks?|levels?|stages?|severity|scores?|ages?|ordinal|"
+                           r"stars?|years?)(?:$|_|\b)", re.I)
 _WORDS = re.compile(r"[A-Za-z_]\w*|'[^']*'|\"[^\"]*\"")
 
 
@@ -257,8 +259,8 @@ def class_ids_regressed(call: LossCall) -> Hint | None:
         return None
     expr = call.name("target")
     word = _named_as_classes(expr)
-    if word is None:
-        return None
+    if word is None or _ORDERED_NAME.search(expr):
+        return None  # grade_class, age_class, severity_level_cls: the name says the ids are ordered
     facts = call.values("target")
     if facts is None or not facts.whole or facts.distinct is None or facts.sampled:
         return None
