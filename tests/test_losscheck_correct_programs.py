@@ -648,6 +648,29 @@ grade_class = torch.randint(0, 5, (32, 1)).float()
 loss = F.smooth_l1_loss(model(x), grade_class)
 loss.backward()
 """,
+    "jsd-to-teacher-with-detached-mixture": """
+# JS divergence to a teacher: the mixture is a constant (stop-gradient), each side pulled to it
+student, teacher = nn.Linear(16, 10), nn.Linear(16, 10)
+x = torch.randn(8, 16)
+ps = F.softmax(student(x), 1)
+with torch.no_grad():
+    pt = F.softmax(teacher(x), 1)
+m = (0.5 * (ps + pt)).detach().clamp_min(1e-7).log()
+jsd = 0.5 * F.kl_div(m, ps, reduction='batchmean') + 0.5 * F.kl_div(m, pt, reduction='batchmean')
+jsd.backward()
+""",
+    "augmix-jsd-consistency": """
+net = nn.Linear(16, 10)
+x, y = torch.randn(3 * 8, 16), torch.randint(0, 10, (8,))
+logits_clean, logits_aug1, logits_aug2 = torch.split(net(x), 8)
+loss = F.cross_entropy(logits_clean, y)
+p_clean, p_aug1, p_aug2 = F.softmax(logits_clean, dim=1), F.softmax(logits_aug1, dim=1), F.softmax(logits_aug2, dim=1)
+p_mixture = torch.clamp((p_clean + p_aug1 + p_aug2) / 3., 1e-7, 1).log()
+loss += 12 * (F.kl_div(p_mixture, p_clean, reduction='batchmean') +
+              F.kl_div(p_mixture, p_aug1, reduction='batchmean') +
+              F.kl_div(p_mixture, p_aug2, reduction='batchmean')) / 3.
+loss.backward()
+""",
 }
 
 

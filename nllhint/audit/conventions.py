@@ -126,12 +126,14 @@ def kl_swapped_by_grad(call: LossCall) -> Hint | None:
 
 
 _REVERSE_KL = re.compile(r"reverse[ _-]?kl|mode[ _-]?seeking|exclusive[ _-]?kl|\bkl_?rev|\brkl\b|"
+                         r"\bjsd?\b|jensen|\bjs_?div|_jsd\b|mixture|"
                          r"KL\s*\(\s*(?:policy|pi|model|student|q|actor)\w*\s*\|\|", re.I)
 
 
 def _reverse_kl_said(call: LossCall) -> bool:
     """The user's code says the reverse divergence is meant (RLHF's KL(policy || ref), mode-seeking
-    distillation): a comment or a name such as ``reverse_kl`` in their cell or function."""
+    distillation, a Jensen-Shannon divergence with the mixture as input): a comment or a name such as
+    ``reverse_kl`` or ``jsd`` in their cell or function."""
     frame = call.user_frame()
     if frame is None:
         return False
