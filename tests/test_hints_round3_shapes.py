@@ -27,7 +27,7 @@ UNET_HELPERS = """
 """
 
 
-def test_colour_mask_of_small_ids_in_a_helper_is_mapped_to_class_ids(ipython):
+def test_mask_with_unequal_small_channels_gets_no_guessed_mapping(ipython):
     ipython.run(UNET_HELPERS)
     run = ipython.run("""
         model = nn.Conv2d(3, 12, 3, padding=1)
@@ -40,10 +40,10 @@ def test_colour_mask_of_small_ids_in_a_helper_is_mapped_to_class_ids(ipython):
     assert "nllhint NLH209 [target-shape]" in run.out
     text = prose(run.out)
     assert "`targets` still has its colour channels (4, 32, 32, 3); CrossEntropyLoss expects (4, 32, 32)" in text
-    assert "channels differ in the pixels checked" in text
+    assert "more colours than the 12 classes" in text
     assert "targets[..., 0]" not in run.out  # the channels are not equal: keeping one would be wrong
-    assert "colours, idx = torch.unique(targets.reshape(-1, 3), dim=0, return_inverse=True)" in run.out
-    assert "ce_loss = ce(preds, targets_idx)" in run.out
+    assert "torch.unique" not in run.out  # independent channels are no palette: mapping colours gives >12 ids
+    assert "fix" not in run.out.split("nllhint NLH209")[1]
 
 
 def test_grey_mask_saved_as_rgb_keeps_one_channel(ipython):
@@ -444,3 +444,17 @@ def test_real_valued_bce_target_maps_is_not_called_logits(ipython):
     assert "NLH523" in run.out and "MSELoss" in run.out
     evidence = run.out[run.out.index("evidence"):]
     assert "target_maps  float32[2, 4, 8, 8] real values in [" in evidence and "logits" not in evidence
+
+
+def test_small_valued_colour_palette_is_still_mapped_to_class_ids(ipython):
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        net = nn.Conv2d(3, 5, 3, padding=1)
+        images = torch.rand(2, 3, 16, 16)
+        palette = torch.tensor([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]])
+        masks = palette[torch.randint(0, 4, (2, 16, 16))]
+        loss = nn.CrossEntropyLoss()(net(images), masks)
+    """)
+    assert "NLH209" in run.out
+    assert "channels differ in the pixels checked" in prose(run.out)
+    assert "colours, idx = torch.unique(masks.reshape(-1, 3), dim=0, return_inverse=True)" in run.out

@@ -492,6 +492,12 @@ def _class_ids_with_channels(ctx, inp, tgt, channels: int, wanted: str, mapped: 
         message = (opening + f"In the {checked[0]} pixels checked its channels are equal (a grey mask saved "
                    f"as {colours}), so keep one channel, or read the mask as greyscale.")
         fix = keep
+    elif checked and _colours_seen(ctx, channels) > inp.shape[1]:
+        message = (opening + f"Its channels differ, and a few pixels already show more colours than the "
+                   f"{inp.shape[1]} classes, so they are not a palette of class colours either: find which "
+                   f"channel holds the class index (or how the mask was written) and pass that one, shaped "
+                   f"{wanted}.")
+        fix = None
     elif checked:
         message = (opening + f"Its channels differ in the pixels checked, so the colours encode the classes: "
                    f"map each colour to its class id (in your dataset's palette order).")
@@ -504,6 +510,19 @@ def _class_ids_with_channels(ctx, inp, tgt, channels: int, wanted: str, mapped: 
     return Hint(title=f"{ctx.code('target')} still has its colour channels {shape_text(tgt.shape)}; "
                       f"{ctx.loss_label} expects {wanted}",
                 message=message, fix=fix)
+
+
+def _colours_seen(ctx, channels: int) -> int:
+    """Distinct colours among the first 8x8 pixels of the first mask (a bounded read; 0 when not at hand):
+    a lower bound on the palette, enough to rule a palette of C class colours out."""
+    import torch
+
+    value = ctx.lookup(ctx.name("target").strip())
+    if not isinstance(value, torch.Tensor) or value.dim() != 4 or value.shape[-1] != channels:
+        return 0
+    corner = value[0, :8, :8].reshape(-1, channels).cpu()
+    del value
+    return int(torch.unique(corner, dim=0).shape[0])
 
 
 def _channels_checked(ctx, tgt) -> tuple[int, bool] | None:
