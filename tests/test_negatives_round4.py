@@ -16,3 +16,19 @@ def test_patch_map_against_n_by_1_labels_offers_a_mean_that_keeps_the_labels_sha
     again = ipython.run(line + "\nprint(loss.shape)")
     assert again.success and "torch.Size([])" in again.out, again.out
     assert "nllhint" not in again.out
+
+
+def test_one_class_batch_of_int_labels_into_bce_is_class_ids_not_a_gan_label(ipython):
+    # a 2-logit head switched from CrossEntropyLoss to BCELoss; this batch's labels happen to be all 0
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        fc = nn.Linear(8, 2)
+        criterion = nn.BCELoss()
+        outputs = fc(torch.randn(4, 8))
+        labels = torch.tensor([0, 0, 0, 0])
+        loss = criterion(outputs, labels)
+    """)
+    assert "NLH543" not in run.out and "zeros_like" not in run.out
+    assert "nllhint NLH311 [shape-mismatch]" in run.out
+    assert "(all 0 in this batch)" in run.out
+    assert "loss = nn.CrossEntropyLoss()(outputs, labels.long())" in run.out

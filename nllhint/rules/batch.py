@@ -361,6 +361,10 @@ def constant_label_per_sample(ctx) -> Hint | None:
     value = _constant_target(ctx)
     if value is None:
         return None
+    if not (tgt.is_float and conv_map):
+        # integer labels beside a 2-column Linear head (a batch whose class ids happen to be all 0) are class
+        # ids, not a real/fake label: only float labels against a map of scores make the PatchGAN reading
+        return None
     fixed = _constant_fix(ctx, value)
     per = inp.numel // n
     spatial = [s for s in map_shape[1:] if s != 1]
@@ -1009,6 +1013,12 @@ def extra_singleton(ctx) -> Hint | None:
     )
 
 
+def _index_span(facts) -> str:
+    """'0..3', or 'all 0' for a batch that holds one class only."""
+    low, high = int(facts.min), int(facts.max)
+    return f"{low}..{high}" if high > low else f"(all {high} in this batch)"
+
+
 @rule("NLH311", "shape-mismatch", "class indices given to an element-wise loss that expects one column per class",
       families=SHAPE_FAMILIES,
       examples=(Example(
@@ -1051,9 +1061,11 @@ def class_indices_for_columns(ctx) -> Hint | None:
     if len(a) != 2 or len(b) != 1 or a[0] != b[0] or a[1] < 2:
         return None
     classes = a[1]
-    if not (tgt_f.whole and tgt_f.min >= 0 and tgt_f.max < classes and tgt_f.max >= 1):
+    # int64 labels are class ids even when one batch holds a single class (all 0s); a float constant such
+    # as torch.ones(n) is not
+    if not (tgt_f.whole and tgt_f.min >= 0 and tgt_f.max < classes and (tgt_f.max >= 1 or tgt_f.is_int)):
         return None
-    if tgt_f.distinct is not None and len(tgt_f.distinct) < 2 and not (tgt_f.is_int and tgt_f.max >= 2):
+    if tgt_f.distinct is not None and len(tgt_f.distinct) < 2 and not tgt_f.is_int:
         return None  # torch.ones(n): a constant, not class labels (an int64 [42] is one class id)
     inp, tgt = ctx.code("input"), ctx.code("target")
     labels = strip_call(ctx.name("target"), "float")
@@ -1075,7 +1087,8 @@ def class_indices_for_columns(ctx) -> Hint | None:
                   f"they are; if several classes can be on at once, {tgt} must be multi-hot "
                   f"({b[0]}, {classes}) rows instead.")
     return Hint(
-        title=f"{tgt} holds class indices 0..{int(tgt_f.max)}, but {inp} has one column per class ({classes})",
+        title=(f"{tgt} holds class indices {_index_span(tgt_f)}, but {inp} has one column per class "
+               f"({classes})"),
         message=(f"{ctx.loss_label} needs a target of the same shape as {inp} {_shape_text(a)}, one "
                  f"value per column; {tgt} is {_shape_text(b)} and looks like class numbers. {advice}"),
         fix=fix,
