@@ -32,3 +32,30 @@ def test_one_class_batch_of_int_labels_into_bce_is_class_ids_not_a_gan_label(ipy
     assert "nllhint NLH311 [shape-mismatch]" in run.out
     assert "(all 0 in this batch)" in run.out
     assert "loss = nn.CrossEntropyLoss()(outputs, labels.long())" in run.out
+
+
+def test_mask_divided_by_255_by_totensor_gets_the_ids_back(ipython):
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        model = nn.Conv2d(3, 3, 1)
+        loss_fn = nn.CrossEntropyLoss()
+        image = torch.randn(2, 3, 16, 16)
+        mask = torch.randint(0, 3, (2, 1, 16, 16)).float() / 255.0   # ToTensor() on a PNG mask
+        loss = loss_fn(model(image), mask.squeeze(1))
+    """)
+    assert "nllhint NLH254 [target-dtype]" in run.out
+    assert "loss = loss_fn(model(image), (mask.squeeze(1) * 255).round().long())" in run.out
+    assert "MSELoss" not in run.out
+
+
+def test_fractions_that_are_not_pixel_levels_stay_a_regression_reading(ipython):
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        head = nn.Linear(4, 3)
+        x = torch.randn(5, 4)
+        score = torch.tensor([0.3, 0.7, 0.25, 0.5, 0.9])
+        loss = nn.CrossEntropyLoss()(head(x), score)
+    """)
+    assert "NLH254" not in run.out
+    assert "nllhint NLH252 [wrong-loss]" in run.out
+    assert "(`head(x)` has 3 class scores now)" in " ".join(run.out.split())

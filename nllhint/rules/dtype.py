@@ -525,6 +525,43 @@ def narrow_int_labels(ctx) -> Hint | None:
     )
 
 
+@rule("NLH254", "target-dtype", "class labels scaled to [0, 1] by ToTensor (k/255) where class indices are needed",
+      families=TARGET_FAMILIES,
+      examples=(Example(
+          "import torch, torch.nn as nn\n"
+          "net = nn.Conv2d(3, 3, 1)\n"
+          "image = torch.randn(2, 3, 16, 16)\n"
+          "mask = torch.randint(0, 3, (2, 1, 16, 16)).float() / 255.0   # ToTensor() on a PNG mask\n"
+          "loss = nn.CrossEntropyLoss()(net(image), mask.squeeze(1))",
+          expect=("loss = nn.CrossEntropyLoss()(net(image), (mask.squeeze(1) * 255).round().long())", "1/255")),))
+def labels_scaled_by_255(ctx) -> Hint | None:
+    """torchvision's ToTensor() divides an 8-bit image by 255, class-id masks included: labels 0, 1, 2
+    arrive as 0, 1/255, 2/255. They are fractions only because of that scaling; multiplying back gives
+    the class indices (a regression loss would be the wrong reading)."""
+    found = _class_target(ctx)
+    if not found:
+        return None
+    inp, tgt = found
+    if not tgt.is_float or not tgt.values or tgt.whole or tgt.min is None or tgt.min < 0 or tgt.max > 1:
+        return None
+    if not tgt.distinct or any(abs(v * 255 - round(v * 255)) > 1e-3 for v in tgt.distinct):
+        return None
+    classes = inp.shape[1] if inp.ndim >= 2 else None
+    ids = sorted(int(round(v * 255)) for v in tgt.distinct)
+    if classes is None or ids[-1] >= classes:
+        return None
+    name = ctx.code("target")
+    fixed = f"({ctx.name('target')} * 255).round().long()"
+    return Hint(
+        title=f"{name} holds class labels divided by 255 ({values_text(tgt)}); {ctx.loss_label} needs class indices",
+        message=(f"Every value of {name} is a whole multiple of 1/255: class ids {', '.join(map(str, ids))} "
+                 f"scaled like image pixels, as torchvision's ToTensor() does to a PNG mask. Multiply back and "
+                 f"convert to int64 (or load masks with torch.as_tensor(np.array(mask)) / PILToTensor, which "
+                 f"keep the ids)."),
+        fix=ctx.fix_arg("target", fixed),
+    )
+
+
 @rule("NLH252", "wrong-loss", "real-valued (fractional) targets into a classification loss",
       families=TARGET_FAMILIES,
       examples=(Example(
@@ -552,7 +589,7 @@ def regression_targets(ctx) -> Hint | None:
         message=(f"{name} is {tgt.dtype}{list(tgt.shape)} with fractional values, so these are not class numbers. "
                  f"If this is a regression task, use a regression loss such as MSELoss on one output per sample"
                  + (f" ({ctx.code('input')} already has one)" if single else
-                    f" ({ctx.code('input')} has {inp.shape[-1] if inp.ndim else 1} columns now)")
+                    f" ({ctx.code('input')} has {inp.shape[1] if inp.ndim >= 2 else 1} class scores now)")
                  + ". If they are class labels that were scaled or normalised, undo that and use .long()."),
         fix=fix,
     )
@@ -756,6 +793,6 @@ def one_hot_not_long(ctx) -> Hint | None:
 
 
 RULES = [swapped_arguments, argmax_input, integer_scores, integer_input_elementwise, weight_dtype,
-         single_output_binary_float, float_labels, narrow_int_labels, regression_targets,
+         single_output_binary_float, float_labels, narrow_int_labels, labels_scaled_by_255, regression_targets,
          bce_integer_labels, bce_class_indices, margin_float_labels, multilabel_margin_multi_hot,
          float_width_mix, one_hot_not_long]
