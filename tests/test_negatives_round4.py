@@ -59,3 +59,17 @@ def test_fractions_that_are_not_pixel_levels_stay_a_regression_reading(ipython):
     assert "NLH254" not in run.out
     assert "nllhint NLH252 [wrong-loss]" in run.out
     assert "(`head(x)` has 3 class scores now)" in " ".join(run.out.split())
+
+
+def test_nan_from_the_first_call_points_at_the_data_not_the_learning_rate(ipython):
+    run = ipython.run("""
+        import torch, torch.nn as nn
+        net = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 1))
+        features = torch.randn(16, 5)
+        features[3, 2] = float('nan')            # a missing value in the CSV
+        labels = torch.randn(16, 1)
+        loss = nn.MSELoss()(net(features), labels)
+    """)
+    assert "error NLH902" in run.out
+    assert "fix: torch.isnan(features).any(dim=-1).nonzero()" in run.out
+    assert "learning rate" not in run.out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 
 from ..contracts import NON_NEGATIVE, POSITIVE, PROBS, UNIT, contract, effective_reduction, losses_where
 from .base import Example, Hint, LossCall, audit
@@ -211,6 +212,16 @@ def nonfinite_loss(call: LossCall) -> Hint | None:
                       "a negative prediction) is -inf or NaN. Clamp what goes into the log, or work in "
                       "log space (log_softmax, logsigmoid) from the scores.")
             fix = None
+        elif call.step == 1:
+            # before any optimizer step the weights are as initialised: the NaN came in with the data
+            fed = re.fullmatch(r"[\w.]+\(\s*([A-Za-z_][\w.]*)\s*\)", call.name(name).strip())
+            data = f"`{fed[1]}`" if fed else "the batch"
+            advice = (f"This is the first call, before any optimizer step, so the weights are still as "
+                      f"initialised: the NaN most likely came in with the data ({data}: a missing value in a "
+                      f"CSV column, a division by a zero std when normalising), or from log/sqrt/division of 0 "
+                      f"in the model. torch.autograd.set_detect_anomaly(True) names the op.")
+            fix = (f"torch.isnan({fed[1]}).any(dim=-1).nonzero()   # which samples hold NaN: fill or drop "
+                   f"them" if fed else None)
         else:
             advice = ("It was made upstream: often a learning rate that is too high, or log/sqrt/division "
                       "of 0 in the model. torch.autograd.set_detect_anomaly(True) names the op.")
