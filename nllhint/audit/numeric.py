@@ -216,10 +216,11 @@ def nonfinite_loss(call: LossCall) -> Hint | None:
             # before any optimizer step the weights are as initialised: the NaN came in with the data
             fed = re.fullmatch(r"[\w.]+\(\s*([A-Za-z_][\w.]*)\s*\)", call.name(name).strip())
             data = f"`{fed[1]}`" if fed else "the batch"
-            advice = (f"This is the first call, before any optimizer step, so the weights are still as "
-                      f"initialised: the NaN most likely came in with the data ({data}: a missing value in a "
-                      f"CSV column, a division by a zero std when normalising), or from log/sqrt/division of 0 "
-                      f"in the model. torch.autograd.set_detect_anomaly(True) names the op.")
+            advice = (f"It was NaN at the first call of this line. If the model has not been trained yet, its "
+                      f"weights are as initialised and the NaN came in with the data ({data}: a missing value "
+                      f"in a CSV column, a division by a zero std when normalising) or from log/sqrt/division "
+                      f"of 0 in the model; if it was trained in an earlier cell, a learning rate that is too "
+                      f"high may have made the weights NaN. torch.autograd.set_detect_anomaly(True) names the op.")
             fix = (f"torch.isnan({fed[1]}).any(dim=-1).nonzero()   # which samples hold NaN: fill or drop "
                    f"them" if fed else None)
         else:
