@@ -32,10 +32,14 @@ def _sibling(callee: str, loss: str) -> str:
     return (head[0] + "." if len(head) == 2 else "") + loss
 
 
-def _module_swap(call: LossCall, module: str, comment: str, fallback: str) -> str:
-    """The fix for a loss module used as ``criterion(...)``: bind the user's name to ``module`` instead;
-    when the callee is not a plain name, say what to use."""
+def _loss_swap(call: LossCall, functional: tuple[str, ...] | str, loss: str, module: str, comment: str,
+               fallback: str, replacements: dict | None = None) -> str | None:
+    """The fix that swaps the loss: a functional call (ending in one of ``functional``) renamed to its
+    sibling ``loss``; a loss module used as ``criterion(...)``: the user's name bound to ``module``
+    instead, or, when the callee is not a plain name, what to use."""
     callee = call.call.callee if call.call else ""
+    if call.functional and call.call is not None and callee.endswith(functional):
+        return call.fix(callee=_sibling(callee, loss), replacements=replacements)
     return f"{callee} = {module}   # {comment}" if callee.isidentifier() else f"use {module} {fallback}"
 
 
@@ -272,11 +276,8 @@ def multi_hot_for_index_lists(call: LossCall) -> Hint | None:
     if not set(facts.distinct) <= {0.0, 1.0}:
         return None  # a -1 (or a class index >= 2) says index lists
     expr = call.code("target")
-    if call.functional and call.call is not None and call.call.callee.endswith("multilabel_margin_loss"):
-        fix = call.fix(callee=call.call.callee.replace("multilabel_margin_loss", "multilabel_soft_margin_loss"))
-    else:
-        fix = _module_swap(call, "nn.MultiLabelSoftMarginLoss()", "takes multi-hot rows as they are",
-                           "on the multi-hot rows")
+    fix = _loss_swap(call, "multilabel_margin_loss", "multilabel_soft_margin_loss", "nn.MultiLabelSoftMarginLoss()",
+                     "takes multi-hot rows as they are", "on the multi-hot rows")
     return Hint(
         title=f"{expr} holds multi-hot rows: {call.loss_label} wants class indices ended by -1",
         message=(f"Every value of {expr} is 0 or 1 and no row has a -1 (certain: read from the tensor), so "
@@ -378,11 +379,8 @@ def one_dim_class_input(call: LossCall) -> Hint | None:
     if facts.binary and ones is not None and abs(ones - 1) < 1e-6:
         return None  # one one-hot sample: legitimate unbatched use
     expr, texpr = call.code("input"), call.code("target")
-    if call.functional and call.call is not None and call.call.callee.endswith(CLASS_LOSSES):
-        fix = call.fix(callee=_sibling(call.call.callee, "binary_cross_entropy_with_logits"))
-    else:
-        fix = _module_swap(call, "nn.BCEWithLogitsLoss()", "one logit per sample, 0/1 labels",
-                           "on one logit per sample")
+    fix = _loss_swap(call, CLASS_LOSSES, "binary_cross_entropy_with_logits", "nn.BCEWithLogitsLoss()",
+                     "one logit per sample, 0/1 labels", "on one logit per sample")
     return Hint(
         title=f"{expr} is 1-D {_shape(shape)}: {call.loss_label} reads it as one sample with {shape[0]} classes",
         message=(f"{expr} has one dim and {texpr} is a float tensor of the same shape (certain: from the "
@@ -416,13 +414,10 @@ def single_class(call: LossCall) -> Hint | None:
     if target is None or not call.is_float("target") or (target.min == 1 and target.max == 1):
         return None  # class 0 / probability 1 for the one class: consistent, only degenerate
     expr = call.code("input")
-    if call.functional and call.call is not None and call.call.callee.endswith(CLASS_LOSSES):
-        fix = call.fix(callee=_sibling(call.call.callee, "binary_cross_entropy_with_logits"),
-                       replacements={"target": call.with_method("target", ".float()")}
-                       if not call.is_float("target") else None)
-    else:
-        fix = _module_swap(call, "nn.BCEWithLogitsLoss()", "one logit per sample (MSELoss for a regression target)",
-                           "(or nn.MSELoss() for regression)")
+    fix = _loss_swap(call, CLASS_LOSSES, "binary_cross_entropy_with_logits", "nn.BCEWithLogitsLoss()",
+                     "one logit per sample (MSELoss for a regression target)", "(or nn.MSELoss() for regression)",
+                     replacements=None if call.is_float("target") else
+                     {"target": call.with_method("target", ".float()")})
     what = "always exactly 0"
     return Hint(
         title=f"{expr} has one class ({_shape(shape)}): {call.loss_label} is {what}",
