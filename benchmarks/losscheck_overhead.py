@@ -94,11 +94,13 @@ class DefaultMode:
             setattr(F, name, original)
 
 
-def compare(run, size: str, args) -> None:
-    run()  # warm up
+def variants(run) -> list:
+    """(label, function) for the loop plain, in the default mode and under a watch, after a warm-up run
+    and the default mode's one examination per site."""
+    run()  # warm up (and on an accelerator: cuDNN autotuning, the allocator)
     light = DefaultMode()
     with light:
-        run()  # the default mode's one examination per site
+        run()
 
     def default():
         with light:
@@ -108,18 +110,27 @@ def compare(run, size: str, args) -> None:
         with nllhint.watch():
             run()
 
+    return [("plain", run), ("default", default), ("watch", watched)]
+
+
+def interleaved(variants: list, repeats: int, clock) -> dict:
+    """Seconds per variant and round; the order rotates so that no variant always runs first or last."""
+    times = {label: [] for label, _ in variants}
+    for round_ in range(repeats):
+        shift = round_ % len(variants)
+        for label, fn in variants[shift:] + variants[:shift]:
+            times[label].append(clock(fn))
+    return times
+
+
+def compare(run, size: str, args) -> None:
     def anomaly():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with torch.autograd.detect_anomaly():
                 run()
 
-    times = {"plain": [], "default": [], "watch": [], "anomaly": []}
-    variants = [("plain", run), ("default", default), ("watch", watched), ("anomaly", anomaly)]
-    for round_ in range(args.repeats):
-        shift = round_ % len(variants)  # rotate the order: no variant always runs first or last
-        for name, fn in variants[shift:] + variants[:shift]:
-            times[name].append(timed(fn))
+    times = interleaved(variants(run) + [("anomaly", anomaly)], args.repeats, timed)
     features, hidden, classes, batch = SIZES[size]
     print(f"training loop {size}: MLP {features}-{hidden}-{classes}, batch {batch}, Adam, {args.steps} steps, "
           f"{args.repeats} interleaved rounds, {args.threads} thread(s), CPU seconds")
@@ -253,29 +264,14 @@ def device_main(args) -> None:
     steps = args.steps if args.steps != 200 else 300
     for name in ("mlp", "resnet18"):
         run = device_loop(name, steps, device)
-        run()  # warm up (cuDNN autotuning, allocator)
-        light = DefaultMode()
-        with light:
-            run()
-
-        def default():
-            with light:
-                run()
-
-        def watched():
-            with nllhint.watch():
-                run()
 
         def no_values():
             with nllhint.watch(values=False):
                 run()
 
-        variants = [("plain", run), ("default", default), ("watch", watched), ("watch(values=False)", no_values)]
-        times = {label: [] for label, _ in variants}
-        for round_ in range(args.repeats):
-            shift = round_ % len(variants)
-            for label, fn in variants[shift:] + variants[:shift]:
-                times[label].append(wall(fn, device))
+        modes = variants(run) + [("watch(values=False)", no_values)]
+        times = interleaved(modes, args.repeats, lambda fn: wall(fn, device))
+        fns = dict(modes)
         title = "MLP 784-1024-10, batch 512" if name == "mlp" else "ResNet-18 on 3x32x32, batch 64"
         print(f"{device} training loop: {title}, Adam, {steps} steps, {args.repeats} interleaved rounds, "
               f"wall seconds")
@@ -283,7 +279,7 @@ def device_main(args) -> None:
             ratio = statistics.median(t / p for t, p in zip(times[label], times["plain"]))
             print(f"  {label:<20} median {statistics.median(times[label]):8.4f} s   ratio {ratio:6.3f}x")
         print(f"  synchronisations in one run: plain {count_syncs(run, device)}, default mode "
-              f"{count_syncs(default, device)}, watch {count_syncs(watched, device)}, "
+              f"{count_syncs(fns['default'], device)}, watch {count_syncs(fns['watch'], device)}, "
               f"watch(values=False) {count_syncs(no_values, device)}")
 
 
