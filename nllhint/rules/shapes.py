@@ -492,7 +492,7 @@ def _class_ids_with_channels(ctx, inp, tgt, channels: int, wanted: str, mapped: 
         message = (opening + f"In the {checked[0]} pixels checked its channels are equal (a grey mask saved "
                    f"as {colours}), so keep one channel, or read the mask as greyscale.")
         fix = keep
-    elif checked and _colours_seen(ctx, channels) > inp.shape[1]:
+    elif checked and checked[2] > inp.shape[1]:
         message = (opening + f"Its channels differ, and a few pixels already show more colours than the "
                    f"{inp.shape[1]} classes, so they are not a palette of class colours either: find which "
                    f"channel holds the class index (or how the mask was written) and pass that one, shaped "
@@ -512,22 +512,11 @@ def _class_ids_with_channels(ctx, inp, tgt, channels: int, wanted: str, mapped: 
                 message=message, fix=fix)
 
 
-def _colours_seen(ctx, channels: int) -> int:
-    """Distinct colours among the first 8x8 pixels of the first mask (a bounded read; 0 when not at hand):
-    a lower bound on the palette, enough to rule a palette of C class colours out."""
-    import torch
-
-    value = ctx.lookup(ctx.name("target").strip())
-    if not isinstance(value, torch.Tensor) or value.dim() != 4 or value.shape[-1] != channels:
-        return 0
-    corner = value[0, :8, :8].reshape(-1, channels).cpu()
-    del value
-    return int(torch.unique(corner, dim=0).shape[0])
-
-
-def _channels_checked(ctx, tgt) -> tuple[int, bool] | None:
-    """(pixels read, all channels equal in them) for a target that is a plain name of the user's; a
-    bounded read (the probe's row check: at most 64 pixels), None when the tensor is not at hand."""
+def _channels_checked(ctx, tgt) -> tuple[int, bool, int] | None:
+    """(pixels read, all channels equal in them, distinct colours among the first mask's first 8x8
+    pixels) for a target that is a plain name of the user's; bounded reads (the probe's row check: at most
+    64 pixels; the colours only when the channels differ: a lower bound on the palette, enough to rule a
+    palette of C class colours out), None when the tensor is not at hand."""
     import torch
 
     from ..probe import MAX_ROWS, describe
@@ -539,10 +528,13 @@ def _channels_checked(ctx, tgt) -> tuple[int, bool] | None:
     if not isinstance(value, torch.Tensor) or tuple(value.shape) != tgt.shape:
         return None
     facts = describe(value, class_dim=value.dim() - 1)
-    del value
     if not facts.values:
         return None
-    return min(MAX_ROWS, facts.numel // tgt.shape[-1]), facts.rows_uniform
+    colours = 0
+    if not facts.rows_uniform and value.dim() == 4:
+        colours = int(torch.unique(value[0, :8, :8].reshape(-1, value.shape[-1]).cpu(), dim=0).shape[0])
+    del value
+    return min(MAX_ROWS, facts.numel // tgt.shape[-1]), facts.rows_uniform, colours
 
 
 # --- class-dim ------------------------------------------------------------------------------------------
