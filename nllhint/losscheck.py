@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import io
 import os
+import sys
 import tokenize
 
 from IPython.core import magic_arguments
@@ -87,6 +88,8 @@ class _State:
 def _walk_cell_end(shell, watch, number) -> None:
     """``%losscheck on``: the hand-written losses the cell just run assigned (its source, as IPython
     compiled it, found by the cell number; IPython 7 keeps no such map: nothing is walked there)."""
+    if "torch" not in sys.modules:  # no tensor can hold a graph yet: skip the map scan and the parse
+        return
     try:
         import linecache
 

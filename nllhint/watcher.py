@@ -1174,10 +1174,16 @@ def _walk_backward(watch: "Watch", tensors, frame, key, n: int, logs: set) -> No
     for item, hint in handwritten.at_backward(found, frame, _lazy().location_of):
         if item.code in site.findings:
             continue
-        entry = handwritten.BY_CODE[item.code]  # the registry's category and severity
-        finding = Finding(code=item.code, category=entry.category, severity=entry.severity, title=hint.title,
-                          message=hint.message, fix=hint.fix, location=site.location)
-        site.findings[item.code] = [finding, None, 1]
+        site.findings[item.code] = [_hand_finding(item, hint, site.location), None, 1]
+
+
+def _hand_finding(item, hint, location) -> Finding:
+    """A hand-written-loss finding, with its registry entry's category and severity."""
+    from .audit import handwritten
+
+    entry = handwritten.BY_CODE[item.code]
+    return Finding(code=item.code, category=entry.category, severity=entry.severity, title=hint.title,
+                   message=hint.message, fix=hint.fix, location=location)
 
 
 def walk_cell(watch: "Watch", tree, filename: str, namespace: dict) -> None:
@@ -1196,10 +1202,7 @@ def walk_cell(watch: "Watch", tree, filename: str, namespace: dict) -> None:
                              location=location_of(filename, line), expression=expression, calls=1)
                 site._call_done = True
                 watch._sites[key] = site
-            entry = handwritten.BY_CODE[item.code]
-            site.findings[item.code] = [Finding(code=item.code, category=entry.category, severity=entry.severity,
-                                                title=hint.title, message=hint.message, fix=hint.fix,
-                                                location=site.location), None, 1]
+            site.findings[item.code] = [_hand_finding(item, hint, site.location), None, 1]
     except Exception:
         if os.environ.get("NLLHINT_DEBUG"):
             raise

@@ -13,7 +13,7 @@ import re
 
 from ..probe import _num
 from .base import Example, Hint, LossCall, audit, method_on, unwrap
-from .formats import LINEAR, SQUASHED, _assigned_activation, log_probabilities_of, probability_rows, squashed_upstream
+from .formats import LINEAR, SQUASHED, _assigned_activation, _cap_first as _cap, log_probabilities_of, probability_rows, squashed_upstream
 
 _HEAD = "import torch, torch.nn as nn, torch.nn.functional as F\n"
 _KL_DATA = ("torch.manual_seed(0)\n"
@@ -56,10 +56,6 @@ def _is_log_probabilities(call: LossCall, name: str) -> str | None:
         return (f"every value of {call.code(name)} is <= 0 and each row's exp sums to 1: these are "
                 f"log-probabilities (certain: read from the values, and probabilities are never negative)")
     return None
-
-
-def _cap(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 @audit("NLH810", "kl-format", "KLDivLoss arguments swapped: input holds probabilities, target log-probabilities",

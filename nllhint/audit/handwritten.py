@@ -23,6 +23,7 @@ and, at the end of a cell, the file of the user's own loss function or nn.Module
 from __future__ import annotations
 
 import ast
+import functools
 import linecache
 import re
 from dataclasses import dataclass
@@ -143,15 +144,25 @@ def _reached_zero(log_node) -> str | None:
 _LOG_NAMES = ("log",)
 
 
+@functools.lru_cache(maxsize=8)
+def _tree(text: str):
+    """The parsed module of a file's or cell's text, or None when it does not parse. Cached: one finding
+    reads the same file several times (its logs, its assignments, the function around them). The trees
+    are shared: callers only walk them."""
+    try:
+        return ast.parse(text)
+    except SyntaxError:
+        return None
+
+
 def log_calls(filename: str) -> list[tuple[int, str, str]]:
     """(line, call text, argument text) of every ``torch.log(...)`` / ``x.log()`` in a file or cell."""
     lines = linecache.getlines(filename)
     if not lines or len(lines) > 20_000:
         return []
     text = "".join(lines)
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
+    tree = _tree(text)
+    if tree is None:
         return []
     out = []
     for node in ast.walk(tree):
@@ -174,11 +185,9 @@ def log_calls(filename: str) -> list[tuple[int, str, str]]:
 
 def _assignments(filename: str) -> list[tuple[int, str, str]]:
     """(line, name, assigned expression text) for ``probs = F.softmax(x, 1)`` lines of the same file."""
-    lines = linecache.getlines(filename)
-    text = "".join(lines)
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
+    text = "".join(linecache.getlines(filename))
+    tree = _tree(text)
+    if tree is None:
         return []
     out = []
     for node in ast.walk(tree):
@@ -429,12 +438,8 @@ def _span(func) -> tuple[str, int, int] | None:
 
 
 def _def_node(filename: str, firstlineno: int):
-    lines = linecache.getlines(filename)
-    if not lines or len(lines) > 20_000:
-        return None
-    try:
-        tree = ast.parse("".join(lines))
-    except SyntaxError:
+    tree = _parse(filename)
+    if tree is None:
         return None
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -447,9 +452,8 @@ def _def_node(filename: str, firstlineno: int):
 def _bce_target(filename: str, where) -> str | None:
     """In ``y * torch.log(p) + (1 - y) * torch.log(1 - p)``, the ``y`` multiplying the log of ``where``."""
     text = "".join(linecache.getlines(filename))
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
+    tree = _tree(text)
+    if tree is None:
         return None
     for node in ast.walk(tree):
         if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult)):
@@ -688,7 +692,9 @@ def _origin(frame, filename: str, line: int, location_of) -> tuple:
     text = "".join(linecache.getlines(filename))
     if not text or text.count("\n") > 20_000:
         return None, None, {}
-    scope = ast.parse(text)
+    scope = _tree(text)
+    if scope is None:
+        return None, None, {}
     if frame.f_code.co_name != "<module>":
         scope = _def_node(filename, frame.f_code.co_firstlineno)
         if scope is None:
@@ -740,10 +746,7 @@ def _parse(filename: str):
     lines = linecache.getlines(filename)
     if not lines or len(lines) > 20_000:
         return None
-    try:
-        return ast.parse("".join(lines))
-    except SyntaxError:
-        return None
+    return _tree("".join(lines))
 
 
 def _scores(scope, call: "LossAt | None", line: int, namespace, text: str, location_of) -> dict:

@@ -14,11 +14,11 @@ from __future__ import annotations
 import ast
 import math
 
+from ..probe import VIEW_NODES
 from .base import Example, Hint, LossCall, audit
 from .formats import CLASS_LOSSES
 
 _HEAD = "import torch, torch.nn as nn, torch.nn.functional as F\n"
-_VIEWS = frozenset({"ViewBackward0", "UnsafeViewBackward0", "ReshapeAliasBackward0"})
 # Ops between a convolution and the flattening that keep the channels in dim 1.
 _KEEPS_CHANNELS = frozenset({
     "ReluBackward0", "LeakyReluBackward0", "GeluBackward0", "EluBackward0", "SiluBackward0", "TanhBackward0",
@@ -40,7 +40,7 @@ def flattened_from(call: LossCall, name: str) -> tuple[tuple[int, ...], object] 
     """The shape ``name`` had before the view/reshape that made it, and that node's parent, from grad_fn."""
     t = call.tensor(name)
     fn = getattr(t, "grad_fn", None)
-    if fn is None or type(fn).__name__ not in _VIEWS:
+    if fn is None or type(fn).__name__ not in VIEW_NODES:
         return None
     sizes = getattr(fn, "_saved_self_sym_sizes", None)
     if sizes is None:
