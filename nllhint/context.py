@@ -62,6 +62,7 @@ class LossContext:
     callback: str | None = None  # a user function the loss called back that raised (a distance_function)
     _user_frame: object = field(default=None, repr=False)
     _input_params: frozenset = field(default=frozenset(), repr=False)  # id()s of parameters behind the input
+    _parsed: object = field(default=False, repr=False)  # user_tree()'s answer once asked (False: not yet)
 
     # --- message -------------------------------------------------------------------------------------
     def family(self, *names: str) -> MessageMatch | None:
@@ -273,20 +274,23 @@ class LossContext:
         return ("".join(lines), max(start, 1)) if lines else None
 
     def user_tree(self):
-        """(dedented source, its parsed module, first line number) of :meth:`user_source`, or None."""
-        found = self.user_source()
-        if not found:
-            return None
-        text = textwrap.dedent(found[0])
-        try:
-            return text, ast.parse(text), found[1]
-        except SyntaxError:
-            return None
+        """(dedented source, its parsed module, first line number) of :meth:`user_source`, or None.
+        Parsed once per context: several rules (and the fixes they build) read the same source; the
+        tree is shared, so they only walk it."""
+        if self._parsed is False:
+            found = self.user_source()
+            text = textwrap.dedent(found[0]) if found else ""
+            try:
+                self._parsed = (text, ast.parse(text), found[1]) if found else None
+            except SyntaxError:
+                self._parsed = None
+        return self._parsed
 
     def close(self) -> None:
         """Drop every frame reference: after this the context is plain data."""
         self._user_frame = None
         self._input_params = frozenset()
+        self._parsed = None
 
 
 def _is(value, cls) -> bool:

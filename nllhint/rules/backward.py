@@ -76,18 +76,24 @@ def program_of(text: str, start: int, filename: str) -> Program | None:
         tree = ast.parse(text)
     except SyntaxError:
         return None
+    return Program(tree, text, start, filename, _parents(tree))
+
+
+def _parents(tree) -> dict:
+    """Each node's parent (a map beside the tree: the tree itself is left as parsed)."""
     parents = {}
     for node in ast.walk(tree):
         for child in ast.iter_child_nodes(node):
             parents[child] = node
-    return Program(tree, text, start, filename, parents)
+    return parents
 
 
 def user_program(ctx) -> Program | None:
-    src = ctx.user_source()
-    if not src or ctx.call is None:
+    parsed = ctx.user_tree()
+    if not parsed or ctx.call is None:
         return None
-    return program_of(src[0], src[1], ctx.call.filename)
+    text, tree, start = parsed
+    return Program(tree, text, start, ctx.call.filename, _parents(tree))
 
 
 def load_names(node) -> list[str]:

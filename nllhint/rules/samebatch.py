@@ -22,12 +22,12 @@ def same_batch_fix(ctx, n_in: int, n_tg: int) -> str | None:
     name = ctx.name(longer)
     rows = _batch_rows(ctx, n) if longer == "target" else None
     if rows:
-        return ctx.fix({longer: f"{_subscriptable(ctx, longer)}[{rows}]"})
+        return ctx.fix({longer: ctx.with_method(longer, f"[{rows}]")})
     if max(n_in, n_tg) % n == 0:
         return None  # a multiple: more likely a view(-1, k) or a flatten than rows of another batch
     if _unpacked_with_others(ctx):
         return None  # x_batch, y_batch, y_aux = ...: the batch's labels are there, which one is not known
-    fixed = ctx.fix({longer: f"{_subscriptable(ctx, longer)}[:{n}]"})
+    fixed = ctx.fix({longer: ctx.with_method(longer, f"[:{n}]")})
     if fixed is None:
         return None
     return f"# only if the first {n} rows of {name} belong to {ctx.name(shorter)} (else take both from one batch)\n{fixed}"
@@ -55,12 +55,6 @@ def _parsed(ctx):
     """(the parsed user's cell or function, its first line number), or (None, None)."""
     parsed = ctx.user_tree()
     return (parsed[1], parsed[2]) if parsed else (None, None)
-
-
-def _subscriptable(ctx, param: str) -> str:
-    expr = ctx.name(param)
-    simple = ctx.call.simple.get(param, True) if ctx.call else True
-    return expr if simple else f"({expr})"
 
 
 def _batch_rows(ctx, n: int) -> str | None:
