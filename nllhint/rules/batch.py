@@ -22,7 +22,7 @@ import re
 from ..context import ELEMENTWISE_LOSSES
 from ..contracts import UNIT, losses_where
 from ..messages import parse_shape
-from ..source import _offset, strip_call
+from ..source import _offset, callee_name, strip_call
 from .base import Example, Hint, rule
 
 BATCH_FAMILIES = ("batch-size",)
@@ -307,9 +307,7 @@ def _made_constant(node) -> bool:
         node = node.func.value  # torch.ones(n).to(device)
     if not isinstance(node, ast.Call):
         return False
-    func = node.func
-    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-    return name in _CONSTANT_MAKERS
+    return callee_name(node) in _CONSTANT_MAKERS
 
 
 def _constant_target(ctx) -> float | None:
@@ -323,9 +321,7 @@ def _constant_target(ctx) -> float | None:
             return tgt.distinct[0]
         return None
     if made and not tgt.values and isinstance(origin[1], ast.Call):
-        func = origin[1].func
-        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-        return _CONSTANT_MAKERS.get(name)
+        return _CONSTANT_MAKERS.get(callee_name(origin[1]))
     return None
 
 

@@ -239,9 +239,10 @@ def padding_label(ctx) -> Hint | None:
     )
 
 
-CLASS_COUNT_NAMES = re.compile(
-    r"(?<![\w.])(num_classes|num_labels|n_classes|n_labels|nclasses|nclass|n_class|num_class|nb_classes|"
-    r"number_of_classes|num_outputs|n_outputs)(?!\w)", re.I)
+CLASS_KEYWORDS = ("num_labels", "num_classes", "n_classes", "nb_classes", "n_labels", "num_outputs")
+CLASS_COUNT_NAMES = re.compile(  # the keywords, and other names the user's code may give the class count
+    r"(?<![\w.])(" + "|".join(CLASS_KEYWORDS + ("nclasses", "nclass", "n_class", "num_class", "number_of_classes",
+                                               "n_outputs")) + r")(?!\w)", re.I)
 
 
 def _classes_setting(ctx) -> str | None:
@@ -249,9 +250,6 @@ def _classes_setting(ctx) -> str | None:
     found = ctx.user_source()
     m = CLASS_COUNT_NAMES.search(found[0]) if found else None
     return m.group(1) if m else None
-
-
-CLASS_KEYWORDS = ("num_labels", "num_classes", "n_classes", "nb_classes", "n_labels", "num_outputs")
 
 
 def class_count_setting(ctx, classes: int, needed: int | str) -> tuple[str, str, str, str] | None:
