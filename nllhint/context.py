@@ -809,14 +809,17 @@ def _read_user_call(ctx: LossContext, entries, user_i: int, loss_params: list[st
     ctx.call = user_call(node, source, frame.f_code.co_filename, params)
 
 
-def _graph_params(grad_fn, limit: int = 256) -> frozenset:
-    """id()s of the leaf tensors (parameters) reached from ``grad_fn`` in at most ``limit`` nodes."""
+def _graph_params(grad_fn, limit: int = 256, stop: frozenset = frozenset()) -> frozenset:
+    """id()s of the leaf tensors (parameters) reached from ``grad_fn`` in at most ``limit`` nodes; the walk
+    does not go below a node whose type is named in ``stop`` (it still counts)."""
     found, queue, seen = set(), [grad_fn], 0
     while queue and seen < limit:
         node = queue.pop(0)
         if node is None:
             continue
         seen += 1
+        if type(node).__name__ in stop:
+            continue
         variable = getattr(node, "variable", None)
         if variable is not None:
             found.add(id(variable))

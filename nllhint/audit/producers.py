@@ -91,9 +91,11 @@ def locate(call, activation: str) -> Squash | None:
 def _locate(node, frame, activation: str) -> Squash | None:
     import torch
 
-    from ..context import _is, _library_class
+    from ..context import _graph_params, _is, _library_class
 
-    near = _near_params(node)
+    # the parameters within NEAR nodes below the squashing: the layer that fed it. The search stops at
+    # another softmax/sigmoid: torch.sigmoid(model(x) * 2) in the cell is not the model's own sigmoid
+    near = _graph_params(squash_input(node), NEAR, stop=_STOPS)
     if not near:
         return None
     found, seen = {}, set()
@@ -115,25 +117,6 @@ def _locate(node, frame, activation: str) -> Squash | None:
             if place is not None:
                 found.setdefault((place.where, place.code), place)
     return next(iter(found.values())) if len(found) == 1 else None
-
-
-def _near_params(node) -> set[int]:
-    """id()s of the parameters within ``NEAR`` nodes below the squashing: the layer that fed it. The search
-    stops at another softmax/sigmoid: ``torch.sigmoid(model(x) * 2)`` in the cell is not the model's own
-    sigmoid, even when the model ends with one."""
-    found, queue, count = set(), [squash_input(node)], 0
-    while queue and count < NEAR:
-        fn = queue.pop(0)
-        if fn is None:
-            continue
-        count += 1
-        if type(fn).__name__ in _STOPS:
-            continue
-        variable = getattr(fn, "variable", None)
-        if variable is not None:
-            found.add(id(variable))
-        queue.extend(f for f, _ in fn.next_functions)
-    return found
 
 
 def _owns(module, near: set[int]) -> bool:
